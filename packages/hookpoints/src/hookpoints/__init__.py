@@ -1,0 +1,82 @@
+"""hookpoints: read, cache, patch and report activations and gradients in PyTorch models.
+
+A drop-in superset of TransformerLens's ``hook_points`` and ``HookedRootModule``:
+``from hookpoints import HookPoint, HookedRootModule`` is all a port needs.
+
+``import hookpoints`` stays light: the example models, reports and demo load on first use.
+"""
+
+from __future__ import annotations
+
+import importlib
+import warnings
+from typing import Any
+
+from .cache import ActivationCache
+from .conversion import BaseTensorConversion, IdentityConversion, TensorConversion
+from .errors import HookNameError, HookShapeError, NonInvertibleConversionError
+from .handles import LensHandle, LensHandleGroup
+from .hook_point import AliasedHookPoint, HookPoint
+from .introspection import HookIntrospectionMixin
+from .names import NameSelector, NamesFilter, normalize_names_filter
+from .protocols import HookFunction
+from .root import HookedRootModule, HookScope
+from .slicing import Slice
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ActivationCache",
+    "AliasedHookPoint",
+    "BaseTensorConversion",
+    "HookFunction",
+    "HookIntrospectionMixin",
+    "HookNameError",
+    "HookPoint",
+    "HookScope",
+    "HookShapeError",
+    "HookedRootModule",
+    "IdentityConversion",
+    "LensHandle",
+    "LensHandleGroup",
+    "NameSelector",
+    "NamesFilter",
+    "NonInvertibleConversionError",
+    "Slice",
+    "TensorConversion",
+    "format_hook_report",
+    "normalize_names_filter",
+]
+
+# Heavier or optional parts, imported on first attribute access.
+_LAZY = {
+    "format_hook_report": ("hookpoints.report", "format_hook_report"),
+    "TinyGPT": ("hookpoints.examples", "TinyGPT"),
+    "TinyGPTConfig": ("hookpoints.examples", "TinyGPTConfig"),
+}
+
+# Names that moved: old name -> (module, new name). Kept one release with a warning.
+_MOVED = {
+    "HookFunctionProtocol": ("hookpoints.protocols", "HookFunction"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        module, attr = _LAZY[name]
+        value = getattr(importlib.import_module(module), attr)
+        globals()[name] = value
+        return value
+    if name in _MOVED:
+        module, attr = _MOVED[name]
+        warnings.warn(
+            f"hookpoints.{name} is deprecated and will be removed in the next release; use {module}.{attr}",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return getattr(importlib.import_module(module), attr)
+    raise AttributeError(f"module 'hookpoints' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_LAZY])

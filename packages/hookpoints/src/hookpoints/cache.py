@@ -1,0 +1,114 @@
+"""``ActivationCache``: what ``run_with_cache`` returns.
+
+A mutable mapping from hook name to tensor (so dict-style TransformerLens code keeps
+working) with ``to(device)``, ``remove_batch_dim()`` and a repr that says how much memory the
+cache holds. It keeps only a weak reference to the model: a cache kept for analysis must not
+keep a large model alive.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Iterator, MutableMapping
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from .errors import HookNameError
+
+
+def _format_bytes(n: int) -> str:
+    size = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if size < 1024 or unit == "GiB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size:.1f} GiB"  # pragma: no cover
+
+
+class ActivationCache(MutableMapping[str, Tensor]):
+    """Cached activations keyed by hook name (``<name>_grad`` for gradients).
+
+    Args:
+        cache_dict: The name -> tensor dict to wrap (used as is, not copied).
+        model: The model the activations came from; held weakly (see :attr:`model`).
+        has_batch_dim: Whether tensors still have their leading batch dimension.
+    """
+
+    def __init__(
+        self,
+        cache_dict: dict[str, Tensor] | None = None,
+        model: nn.Module | None = None,
+        has_batch_dim: bool = True,
+    ) -> None:
+        self.cache_dict: dict[str, Tensor] = {} if cache_dict is None else cache_dict
+        self._model_ref = weakref.ref(model) if model is not None else None
+        self.has_batch_dim = has_batch_dim
+
+    @property
+    def model(self) -> nn.Module | None:
+        """The source model, or ``None`` if it was never given or has been garbage-collected."""
+        return self._model_ref() if self._model_ref is not None else None
+
+    def __getitem__(self, key: str) -> Tensor:
+        try:
+            return self.cache_dict[key]
+        except KeyError:
+            raise HookNameError(key, self.cache_dict, what="cached activation") from None
+
+    def __setitem__(self, key: str, value: Tensor) -> None:
+        self.cache_dict[key] = value
+
+    def __delitem__(self, key: str) -> None:
+        del self.cache_dict[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.cache_dict)
+
+    def __len__(self) -> int:
+        return len(self.cache_dict)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self.cache_dict
+
+    @property
+    def total_bytes(self) -> int:
+        """Bytes held by the cached tensors (views of one storage counted per tensor)."""
+        return sum(t.numel() * t.element_size() for t in self.cache_dict.values() if isinstance(t, Tensor))
+
+    def to(self, device: str | torch.device, move_model: bool = False) -> ActivationCache:
+        """Move every cached tensor to ``device`` in place and return the cache.
+
+        ``move_model`` is accepted for TransformerLens compatibility; moving the model from a
+        cache is deprecated there and refused here (move the model yourself).
+        """
+        if move_model:
+            raise ValueError("ActivationCache.to(move_model=True) is not supported: call model.to(device)")
+        for key, value in self.cache_dict.items():
+            self.cache_dict[key] = value.to(device)
+        return self
+
+    def remove_batch_dim(self) -> ActivationCache:
+        """Drop the leading batch dimension of every tensor (each must have batch size 1)."""
+        if not self.has_batch_dim:
+            return self
+        for key, value in self.cache_dict.items():
+            if value.ndim == 0 or value.shape[0] != 1:
+                raise ValueError(
+                    f"remove_batch_dim needs batch size 1; {key!r} has shape {tuple(value.shape)}"
+                )
+        for key, value in self.cache_dict.items():
+            self.cache_dict[key] = value[0]
+        self.has_batch_dim = False
+        return self
+
+    def __repr__(self) -> str:
+        names = list(self.cache_dict)
+        shown = ", ".join(repr(n) for n in names[:4]) + (", …" if len(names) > 4 else "")
+        return f"ActivationCache({len(names)} activations, {_format_bytes(self.total_bytes)}: {shown})"
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state["_model_ref"] = None
+        return state

@@ -1,0 +1,87 @@
+"""Reversible tensor conversions used by :meth:`HookPoint.enable_reshape`.
+
+A conversion gives hooks a different view of an activation (split heads, a chunk of a fused
+projection, another dtype). When a hook returns an edited view, the conversion's ``revert``
+writes the edit back into the model's layout. TransformerLens silently made ``revert`` the
+identity; here a conversion that cannot revert says so, and an edit through it is an error
+instead of a silent no-op or a silently wrong layout.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Protocol, runtime_checkable
+
+from torch import Tensor
+
+from .errors import NonInvertibleConversionError
+
+
+@runtime_checkable
+class TensorConversion(Protocol):
+    """What ``enable_reshape`` accepts: any object with ``convert`` and ``revert``.
+
+    TransformerLens-style duck-typed conversions satisfy it unchanged.
+    """
+
+    def convert(self, input_value: Any, *full_context: Any) -> Any: ...
+
+    def revert(self, input_value: Any, *full_context: Any) -> Any: ...
+
+
+class BaseTensorConversion:
+    """Base class for conversions (TransformerLens-compatible constructor and methods).
+
+    Subclasses implement :meth:`handle_conversion` and, when the view can be written back,
+    :meth:`handle_revert` (and leave ``invertible = True``). Optional ``input_filter`` /
+    ``output_filter`` run around the conversion; on revert they run in reverse order through
+    their inverses when given (``input_filter_inverse`` / ``output_filter_inverse``).
+    """
+
+    invertible: bool = True
+
+    def __init__(
+        self,
+        input_filter: Callable[[Any], Any] | None = None,
+        output_filter: Callable[[Any], Any] | None = None,
+    ) -> None:
+        self.input_filter = input_filter
+        self.output_filter = output_filter
+
+    def convert(self, input_value: Any, *full_context: Any) -> Any:
+        if self.input_filter is not None:
+            input_value = self.input_filter(input_value)
+        output = self.handle_conversion(input_value, *full_context)
+        return self.output_filter(output) if self.output_filter is not None else output
+
+    def handle_conversion(self, input_value: Any, *full_context: Any) -> Any:
+        raise NotImplementedError(f"{type(self).__name__} must implement handle_conversion(input_value)")
+
+    def revert(self, input_value: Any, *full_context: Any) -> Any:
+        """Map an edited view back to the model's layout.
+
+        Raises :class:`NonInvertibleConversionError` unless the subclass implements
+        :meth:`handle_revert`: a silent identity would drop or misplace the hook's edit.
+        """
+        if not self.invertible or type(self).handle_revert is BaseTensorConversion.handle_revert:
+            raise NonInvertibleConversionError(
+                f"{type(self).__name__} cannot revert its view, so a hook may read through it "
+                "but must not return a value; implement handle_revert() to allow edits"
+            )
+        return self.handle_revert(input_value, *full_context)
+
+    def handle_revert(self, input_value: Any, *full_context: Any) -> Any:
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
+
+
+class IdentityConversion(BaseTensorConversion):
+    """The trivial conversion: the hook sees the activation itself."""
+
+    def handle_conversion(self, input_value: Tensor, *full_context: Any) -> Tensor:
+        return input_value
+
+    def handle_revert(self, input_value: Tensor, *full_context: Any) -> Tensor:
+        return input_value

@@ -1,0 +1,421 @@
+"""``HookPoint``: an identity module placed at every activation worth reading or editing.
+
+Hot path design. A hook point is called hundreds of times per forward, almost always with no
+hook attached, so its unhooked call must cost close to a plain Python call. ``HookPoint``
+therefore overrides ``__call__``: when nothing is attached (no hookpoints hook, no torch hook
+registered on it, no global module hook, no compiled or replaced ``forward``) it returns its
+input at once; otherwise it goes through ``nn.Module.__call__`` so that hooks users register
+with plain torch APIs, global module hooks, ``module.compile()`` and libraries that replace
+``forward`` all keep working exactly as on any module.
+
+hookpoints' own hooks are dispatched by ``forward`` from a tuple rebuilt whenever a hook is
+added or removed, not through torch's module-hook machinery: forward hooks are plain calls,
+backward hooks are one tensor hook on the point's output (cheaper than a full module
+backward hook, and identical for an identity module). That single dispatch place is also
+where a future thread- or task-local scope would filter hooks.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Callable, Iterable
+from typing import Any, Literal, TypeVar
+
+import torch
+from torch import Tensor, nn
+from torch.nn.modules import module as _torch_module
+
+from .errors import HookShapeError, NonInvertibleConversionError
+from .handles import Direction, LensHandle
+from .names import hook_display_name
+
+# Global module hooks live in these module-level dicts; torch mutates them in place.
+_GLOBAL_FORWARD_HOOKS = _torch_module._global_forward_hooks
+_GLOBAL_FORWARD_PRE_HOOKS = _torch_module._global_forward_pre_hooks
+_GLOBAL_BACKWARD_HOOKS = _torch_module._global_backward_hooks
+_GLOBAL_BACKWARD_PRE_HOOKS = _torch_module._global_backward_pre_hooks
+_MODULE_CALL = nn.Module.__call__
+
+_LAYER_RE = re.compile(r"(?:^|\.)(\d+)(?:\.|$)")
+
+_Call = tuple[Callable[..., Any], Any, LensHandle]
+_T = TypeVar("_T")
+
+
+def _add_note(exc: BaseException, note: str) -> None:
+    if hasattr(exc, "add_note"):  # Python >= 3.11
+        _add_note(exc, note)
+
+
+class AliasedHookPoint:
+    """A view of a :class:`HookPoint` under another name, passed to hooks as ``hook=``.
+
+    Everything but ``name`` (and ``layer()``, which reads the name) is the target's.
+    """
+
+    __slots__ = ("_alias_name", "_target")
+
+    def __init__(self, alias_name: str, target: HookPoint) -> None:
+        self._alias_name = alias_name
+        self._target = target
+
+    @property
+    def name(self) -> str:
+        return self._alias_name
+
+    @property
+    def target(self) -> HookPoint:
+        return self._target
+
+    def layer(self) -> int:
+        return _layer_of(self._alias_name)
+
+    def __getattr__(self, attr: str) -> Any:
+        return getattr(self._target, attr)
+
+    def __repr__(self) -> str:
+        return f"AliasedHookPoint({self._alias_name!r} -> {self._target.name!r})"
+
+
+def _layer_of(name: str | None) -> int:
+    if name is None:
+        raise ValueError("this hook point has no name yet (setup() names hook points)")
+    match = _LAYER_RE.search(name)
+    if match is None:
+        raise ValueError(f"hook point name {name!r} has no layer index (expected e.g. 'blocks.3.…')")
+    return int(match.group(1))
+
+
+class HookPoint(nn.Module):
+    """An identity module with named forward and backward hooks.
+
+    Args:
+        name: Optional name; :meth:`HookedRootModule.setup` sets it to the module path.
+        pos_dim: Which dimension holds token positions (used by ``run_with_cache(pos_slice=)``);
+            -2 for ``[batch, pos, d]``, -3 for per-head ``[batch, pos, head, d]``.
+        check_shape: When true (default), a hook that returns a tensor of another shape than
+            the one it was given is an error raised at this point. Set false for points whose
+            hooks legitimately change shapes.
+    """
+
+    # Set in __init__ straight into __dict__ (read on every call; not parameters or buffers).
+    _hooks_fwd: list[LensHandle]
+    _hooks_bwd: list[LensHandle]
+    _fwd_calls: tuple[_Call, ...]
+    _bwd_calls: tuple[_Call, ...]
+    _slow: bool
+
+    def __init__(self, name: str | None = None, *, pos_dim: int = -2, check_shape: bool = True):
+        super().__init__()
+        self.ctx: dict[Any, Any] = {}
+        self.name: str | None = name
+        self.hook_conversion: Any = None
+        self.backward_scale: float = 1.0
+        self.pos_dim = pos_dim
+        self.check_shape = check_shape
+        d = self.__dict__
+        d["_hooks_fwd"] = []
+        d["_hooks_bwd"] = []
+        d["_fwd_calls"] = ()
+        d["_bwd_calls"] = ()
+        d["_slow"] = False
+
+    # ------------------------------------------------------------------ hot path
+    def __call__(self, x: _T) -> _T:
+        if (
+            self._slow
+            or _GLOBAL_FORWARD_HOOKS
+            or _GLOBAL_FORWARD_PRE_HOOKS
+            or _GLOBAL_BACKWARD_HOOKS
+            or _GLOBAL_BACKWARD_PRE_HOOKS
+        ):
+            if self._torch_hooked():
+                return _MODULE_CALL(self, x)  # type: ignore[no-any-return]
+            if not (self._fwd_calls or self._bwd_calls):
+                self.__dict__["_slow"] = False
+            return self.forward(x)  # type: ignore[no-any-return]
+        return x
+
+    def forward(self, x: Any) -> Any:
+        if self._fwd_calls:
+            x = self._dispatch_forward(x)
+        if self._bwd_calls and isinstance(x, Tensor) and x.requires_grad and torch.is_grad_enabled():
+            x = x.view_as(x)  # a node of its own: the hook sees only this use's gradient
+            x.register_hook(functools.partial(self._dispatch_backward, self._bwd_calls))
+        return x
+
+    def _torch_hooked(self) -> bool:
+        """Whether anything only ``nn.Module.__call__`` honours is attached to this module."""
+        return bool(
+            self._forward_hooks
+            or self._forward_pre_hooks
+            or self._backward_hooks
+            or self._backward_pre_hooks
+            or _GLOBAL_FORWARD_HOOKS
+            or _GLOBAL_FORWARD_PRE_HOOKS
+            or _GLOBAL_BACKWARD_HOOKS
+            or _GLOBAL_BACKWARD_PRE_HOOKS
+            or getattr(self, "_compiled_call_impl", None) is not None
+            or "forward" in self.__dict__
+        )
+
+    def _dispatch_forward(self, x: Any) -> Any:
+        conversion = self.hook_conversion
+        view = conversion.convert(x) if conversion is not None else x
+        changed = False
+        for fn, hook_arg, handle in self._fwd_calls:
+            try:
+                result = fn(view, hook=hook_arg)
+            except Exception as exc:
+                _add_note(exc, f"(raised by forward hook {handle.hook_name} on hook point {self.name!r})")
+                raise
+            if result is not None:
+                if self.check_shape:
+                    self._check_replacement(view, result, handle)
+                view = result
+                changed = True
+        if not changed:
+            return x
+        return self._revert(view) if conversion is not None else view
+
+    def _dispatch_backward(self, calls: tuple[_Call, ...], grad: Tensor) -> Tensor | None:
+        scale = self.backward_scale
+        seen = grad * scale if scale != 1.0 else grad
+        conversion = self.hook_conversion
+        view = conversion.convert(seen) if conversion is not None else seen
+        changed = False
+        for fn, hook_arg, handle in calls:
+            try:
+                result = fn(view, hook=hook_arg)
+            except Exception as exc:
+                _add_note(exc, f"(raised by backward hook {handle.hook_name} on hook point {self.name!r})")
+                raise
+            if result is not None:
+                if isinstance(result, tuple) and len(result) == 1:
+                    result = result[0]
+                if self.check_shape:
+                    self._check_replacement(view, result, handle)
+                view = result
+                changed = True
+        if not changed:
+            return None
+        out = self._revert(view) if conversion is not None else view
+        return out / scale if scale != 1.0 else out
+
+    def _revert(self, view: Any) -> Any:
+        try:
+            return self.hook_conversion.revert(view)
+        except NonInvertibleConversionError as exc:
+            raise NonInvertibleConversionError(
+                f"a hook on {self.name!r} returned a value through {self.hook_conversion!r}: {exc}"
+            ) from None
+
+    def _check_replacement(self, given: Any, result: Any, handle: LensHandle) -> None:
+        if not isinstance(given, Tensor):
+            return
+        kind = "forward" if handle.dir == "fwd" else "backward"
+        if not isinstance(result, Tensor):
+            raise HookShapeError(
+                f"{kind} hook {handle.hook_name} on hook point {self.name!r} returned "
+                f"{type(result).__name__}; expected None or a Tensor of shape {tuple(given.shape)}"
+            )
+        if result.shape != given.shape:
+            raise HookShapeError(
+                f"{kind} hook {handle.hook_name} on hook point {self.name!r} returned a tensor of "
+                f"shape {tuple(result.shape)}; it was given shape {tuple(given.shape)}. Return None "
+                "to keep the activation, a tensor of the same shape to replace it, or build the "
+                "point with HookPoint(check_shape=False) if shape changes are intended"
+            )
+
+    # ------------------------------------------------------------------ registration
+    @property
+    def fwd_hooks(self) -> list[LensHandle]:
+        """Forward hooks in call order (a copy; use handles to remove)."""
+        return list(self._hooks_fwd)
+
+    @property
+    def bwd_hooks(self) -> list[LensHandle]:
+        """Backward hooks in call order (a copy; use handles to remove)."""
+        return list(self._hooks_bwd)
+
+    def add_perma_hook(self, hook: Callable[..., Any], dir: Direction = "fwd") -> LensHandle:
+        return self.add_hook(hook, dir=dir, is_permanent=True)
+
+    def add_hook(
+        self,
+        hook: Callable[..., Any],
+        dir: Direction = "fwd",
+        is_permanent: bool = False,
+        level: int | None = None,
+        prepend: bool = False,
+        alias_names: Iterable[str] | str | None = None,
+        *,
+        _owner: object | None = None,
+    ) -> LensHandle:
+        """Attach ``hook(tensor, *, hook=point)`` and return its :class:`LensHandle`.
+
+        A forward hook may return a replacement activation; a backward hook receives the
+        gradient at this point and may return a replacement gradient (or a 1-tuple). With
+        ``alias_names`` the hook is called once per alias, each time seeing that name as
+        ``hook.name``. Backward hooks are bound at forward time: those attached during a
+        forward pass fire in that pass's backward even if removed in between.
+        """
+        hooks = self._hook_list(dir)
+        if not callable(hook):
+            raise TypeError(
+                f"hook for {self.name!r} must be callable as fn(tensor, *, hook); got {type(hook).__name__}"
+            )
+        aliases: tuple[str, ...] | None
+        if alias_names is None:
+            aliases = None
+        else:
+            aliases = (alias_names,) if isinstance(alias_names, str) else tuple(alias_names)
+            if not aliases or not all(isinstance(a, str) for a in aliases):
+                raise TypeError(f"alias_names must be a non-empty list of str; got {alias_names!r}")
+        handle = LensHandle(self, hook, dir, is_permanent, level, aliases, _owner)
+        if prepend:
+            hooks.insert(0, handle)
+        else:
+            hooks.append(handle)
+        self._rebuild(dir)
+        return handle
+
+    def _hook_list(self, dir: str) -> list[LensHandle]:
+        if dir == "fwd":
+            return self._hooks_fwd
+        if dir == "bwd":
+            return self._hooks_bwd
+        raise ValueError(f"dir must be 'fwd' or 'bwd'; got {dir!r}")
+
+    def _rebuild(self, dir: str) -> None:
+        calls: list[_Call] = []
+        for handle in self._hook_list(dir):
+            if handle.alias_names is None:
+                calls.append((handle.user_hook, self, handle))
+            else:
+                calls.extend(
+                    (handle.user_hook, AliasedHookPoint(alias, self), handle) for alias in handle.alias_names
+                )
+        d = self.__dict__
+        d["_fwd_calls" if dir == "fwd" else "_bwd_calls"] = tuple(calls)
+        if calls:
+            d["_slow"] = True
+
+    def _detach(self, handle: LensHandle) -> None:
+        hooks = self._hook_list(handle.dir)
+        if handle in hooks:
+            hooks.remove(handle)
+        handle.removed = True
+        self._rebuild(handle.dir)
+
+    def _detach_many(self, dir: str, keep: Callable[[LensHandle], bool]) -> None:
+        hooks = self._hook_list(dir)
+        kept = [h for h in hooks if keep(h)]
+        if len(kept) != len(hooks):
+            for handle in hooks:
+                if not keep(handle):
+                    handle.removed = True
+            hooks[:] = kept
+            self._rebuild(dir)
+
+    def has_hooks(
+        self,
+        dir: Literal["fwd", "bwd", "both"] = "both",
+        including_permanent: bool = True,
+        level: int | None = None,
+    ) -> bool:
+        """Whether any hook matching the criteria is attached."""
+        for handles in self._lists_for(dir):
+            for handle in handles:
+                if not including_permanent and handle.is_permanent:
+                    continue
+                if level is not None and handle.context_level != level:
+                    continue
+                return True
+        return False
+
+    def remove_hooks(
+        self,
+        dir: Literal["fwd", "bwd", "both"] = "fwd",
+        including_permanent: bool = False,
+        level: int | None = None,
+    ) -> None:
+        """Remove hooks; ``level`` restricts removal to that context level, permanent or not."""
+        lists = self._lists_for(dir)
+
+        def keep(handle: LensHandle) -> bool:
+            if handle.is_permanent and not including_permanent:
+                return True
+            return level is not None and handle.context_level != level
+
+        for handles in lists:
+            self._detach_many("fwd" if handles is self._hooks_fwd else "bwd", keep)
+
+    def _lists_for(self, dir: str) -> tuple[list[LensHandle], ...]:
+        if dir == "both":
+            return (self._hooks_fwd, self._hooks_bwd)
+        if dir in ("fwd", "bwd"):
+            return (self._hook_list(dir),)
+        raise ValueError(f"dir must be 'fwd', 'bwd' or 'both'; got {dir!r}")
+
+    def clear_context(self) -> None:
+        self.ctx = {}
+
+    def enable_reshape(self, hook_conversion: Any = None) -> None:
+        """Give hooks ``hook_conversion.convert(x)``; a non-None return goes through ``revert``.
+
+        ``None`` turns the conversion off. Any object with ``convert`` and ``revert`` methods
+        works (TransformerLens conversions included).
+        """
+        if hook_conversion is not None and not (
+            callable(getattr(hook_conversion, "convert", None))
+            and callable(getattr(hook_conversion, "revert", None))
+        ):
+            raise TypeError(
+                f"enable_reshape on {self.name!r} needs an object with convert() and revert() "
+                f"methods, or None; got {type(hook_conversion).__name__}"
+            )
+        self.hook_conversion = hook_conversion
+
+    def layer(self) -> int:
+        """The layer index in this point's name (the first integer path component)."""
+        return _layer_of(self.name)
+
+    # ------------------------------------------------------------------ torch integration
+    def register_forward_hook(self, *args: Any, **kwargs: Any) -> Any:
+        self.__dict__["_slow"] = True
+        return super().register_forward_hook(*args, **kwargs)
+
+    def register_forward_pre_hook(self, *args: Any, **kwargs: Any) -> Any:
+        self.__dict__["_slow"] = True
+        return super().register_forward_pre_hook(*args, **kwargs)
+
+    def register_full_backward_hook(self, *args: Any, **kwargs: Any) -> Any:
+        self.__dict__["_slow"] = True
+        return super().register_full_backward_hook(*args, **kwargs)
+
+    def register_full_backward_pre_hook(self, *args: Any, **kwargs: Any) -> Any:
+        self.__dict__["_slow"] = True
+        return super().register_full_backward_pre_hook(*args, **kwargs)
+
+    def register_backward_hook(self, *args: Any, **kwargs: Any) -> Any:
+        self.__dict__["_slow"] = True
+        return super().register_backward_hook(*args, **kwargs)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in ("forward", "_compiled_call_impl"):
+            self.__dict__["_slow"] = True
+        super().__setattr__(name, value)
+
+    def __repr__(self) -> str:
+        bits = [f"name={self.name!r}"] if self.name is not None else []
+        if self._hooks_fwd:
+            bits.append(f"{len(self._hooks_fwd)} fwd")
+        if self._hooks_bwd:
+            bits.append(f"{len(self._hooks_bwd)} bwd")
+        return f"HookPoint({', '.join(bits)})"
+
+    def describe_hooks(self) -> list[str]:
+        """Display names of attached hooks, in call order (for reports)."""
+        return [f"{h.dir}:{hook_display_name(h.user_hook)}" for h in (*self._hooks_fwd, *self._hooks_bwd)]

@@ -1,0 +1,38 @@
+"""TransformerLens's module path: ``from hookpoints.hook_points import HookPoint``.
+
+``HookedRootModule`` lives in :mod:`hookpoints.root`; importing it from here still works
+for one release, with a DeprecationWarning (as TransformerLens 3 does).
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+from .handles import LensHandle
+from .hook_point import AliasedHookPoint, HookPoint
+from .introspection import HookIntrospectionMixin
+from .names import NamesFilter
+from .protocols import HookFunction
+
+__all__ = [
+    "AliasedHookPoint",
+    "HookFunction",
+    "HookIntrospectionMixin",
+    "HookPoint",
+    "LensHandle",
+    "NamesFilter",
+]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "HookedRootModule":
+        from .root import HookedRootModule
+
+        warnings.warn(
+            "importing HookedRootModule from hookpoints.hook_points is deprecated; import it from hookpoints",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return HookedRootModule
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,0 +1,425 @@
+"""``HookedRootModule``: the model-level API (``run_with_hooks``, ``run_with_cache``, ``hooks()``).
+
+Scopes are owned, not numbered. TransformerLens tagged hooks with an integer context level
+and removed *every* hook of that level when a ``hooks()`` block ended, so a later unrelated
+block silently removed hooks an earlier one had kept with ``reset_hooks_end=False``, and
+every exit walked all hook points. Here each block is a :class:`HookScope` that removes
+exactly the hooks it added (cost proportional to those hooks); integer ``level=`` arguments
+still work for code that uses them.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any, Literal, Union
+
+import torch
+from torch import Tensor, nn
+
+from .cache import ActivationCache
+from .errors import HookNameError
+from .handles import Direction, LensHandle, LensHandleGroup
+from .hook_point import HookPoint
+from .introspection import HookIntrospectionMixin
+from .names import NameSelector, NamesFilter, normalize_names_filter
+from .slicing import Slice, SliceInput
+
+DeviceType = Union[str, torch.device, None]
+HookTarget = Union[str, Iterable[str], Callable[[str], bool]]
+HookPair = tuple[HookTarget, Callable[..., Any]]
+
+
+class HookScope:
+    """The hooks added by one ``hooks()`` block (or adopted into it with ``level=``)."""
+
+    __slots__ = ("handles", "level")
+
+    def __init__(self, level: int) -> None:
+        self.level = level
+        self.handles: list[LensHandle] = []
+
+    def remove(self) -> None:
+        for handle in self.handles:
+            handle.remove()
+        self.handles.clear()
+
+
+class HookedRootModule(HookIntrospectionMixin, nn.Module):
+    """Base class for models built with :class:`HookPoint` modules.
+
+    Call :meth:`setup` at the end of ``__init__``: it names every submodule by its path and
+    builds ``mod_dict`` and ``hook_dict``.
+    """
+
+    name: str | None
+    mod_dict: dict[str, nn.Module]
+    hook_dict: dict[str, HookPoint]
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__()
+        self.is_caching = False
+        self.context_level = 0
+        self._scopes: list[HookScope] = []
+
+    def __getattr__(self, name: str) -> Any:
+        if name in ("hook_dict", "mod_dict"):
+            raise AttributeError(
+                f"{type(self).__name__}.{name} does not exist yet: call self.setup() at the end "
+                "of __init__, after all submodules are created"
+            )
+        return super().__getattr__(name)
+
+    def setup(self) -> None:
+        """Name submodules by path and index hook points (call again after adding modules)."""
+        self.mod_dict = {}
+        self.hook_dict = {}
+        for name, module in self.named_modules():
+            if name == "":
+                continue
+            module.name = name
+            self.mod_dict[name] = module
+            if isinstance(module, HookPoint):
+                self.hook_dict[name] = module
+
+    def hook_points(self) -> Iterable[HookPoint]:
+        return self.hook_dict.values()
+
+    # ------------------------------------------------------------------ name resolution
+    def _point(self, name: str) -> HookPoint:
+        point = self.hook_dict.get(name)
+        if point is not None:
+            return point
+        if name in self.mod_dict:
+            raise TypeError(
+                f"{name!r} is a {type(self.mod_dict[name]).__name__}, not a HookPoint; "
+                "hooks attach to hook points (see model.hook_dict)"
+            )
+        raise HookNameError(name, self.hook_dict)
+
+    def _select(self, target: HookTarget | NameSelector | None) -> list[tuple[str, HookPoint]]:
+        """Resolve a name, names or predicate to (name, point) pairs; unknown names raise."""
+        selector = normalize_names_filter(target)
+        if selector.names is not None:
+            return [(n, self._point(n)) for n in selector.ordered]
+        if selector.predicate is None:
+            return list(self.hook_dict.items())
+        return [(n, hp) for n, hp in self.hook_dict.items() if selector.predicate(n)]
+
+    # ------------------------------------------------------------------ adding and removing
+    def check_hooks_to_add(
+        self,
+        hook_point: HookPoint,
+        hook_point_name: str,
+        hook: Callable[..., Any],
+        dir: Direction = "fwd",
+        is_permanent: bool = False,
+        prepend: bool = False,
+    ) -> None:
+        """Override to veto hooks (raise); called before each hook is added."""
+
+    def check_and_add_hook(
+        self,
+        hook_point: HookPoint,
+        hook_point_name: str,
+        hook: Callable[..., Any],
+        dir: Direction = "fwd",
+        is_permanent: bool = False,
+        level: int | None = None,
+        prepend: bool = False,
+    ) -> LensHandle:
+        self.check_hooks_to_add(
+            hook_point, hook_point_name, hook, dir=dir, is_permanent=is_permanent, prepend=prepend
+        )
+        return hook_point.add_hook(hook, dir=dir, is_permanent=is_permanent, level=level, prepend=prepend)
+
+    def _add(
+        self,
+        points: Sequence[tuple[str, HookPoint]],
+        hook: Callable[..., Any],
+        dir: Direction,
+        is_permanent: bool,
+        level: int | None,
+        prepend: bool,
+        owner: HookScope | None,
+    ) -> list[LensHandle]:
+        """Validate everything first, then attach; on a veto, detach what was attached."""
+        if dir not in ("fwd", "bwd"):
+            raise ValueError(f"dir must be 'fwd' or 'bwd'; got {dir!r}")
+        if not callable(hook):
+            raise TypeError(f"hook must be callable as fn(tensor, *, hook); got {type(hook).__name__}")
+        added: list[LensHandle] = []
+        try:
+            for name, point in points:
+                self.check_hooks_to_add(
+                    point, name, hook, dir=dir, is_permanent=is_permanent, prepend=prepend
+                )
+                added.append(point.add_hook(hook, dir, is_permanent, level, prepend, _owner=owner))
+        except BaseException:
+            for handle in added:
+                handle.remove()
+            raise
+        return added
+
+    def add_hook(
+        self,
+        name: HookTarget,
+        hook: Callable[..., Any],
+        dir: Direction = "fwd",
+        is_permanent: bool = False,
+        level: int | None = None,
+        prepend: bool = False,
+    ) -> LensHandle | LensHandleGroup:
+        """Attach ``hook`` to the named point(s) and return a handle that removes exactly it.
+
+        ``name`` is a hook name (returns a :class:`LensHandle`), or several names or a
+        predicate (returns a :class:`LensHandleGroup`). With ``level=k`` inside an active
+        ``hooks()`` block of level k the hook belongs to that block and leaves with it.
+        """
+        owner = (
+            next((s for s in reversed(self._scopes) if s.level == level), None) if level is not None else None
+        )
+        points = self._select(name)
+        if not points:
+            warnings.warn(f"add_hook: {name!r} matched no hook point; nothing was added", stacklevel=2)
+        added = self._add(points, hook, dir, is_permanent, level, prepend, owner)
+        if owner is not None:
+            owner.handles.extend(added)
+        if isinstance(name, str):
+            return added[0]
+        return LensHandleGroup(added)
+
+    def add_perma_hook(
+        self, name: HookTarget, hook: Callable[..., Any], dir: Direction = "fwd"
+    ) -> LensHandle | LensHandleGroup:
+        return self.add_hook(name, hook, dir=dir, is_permanent=True)
+
+    def remove_all_hook_fns(
+        self,
+        direction: Literal["fwd", "bwd", "both"] = "both",
+        including_permanent: bool = False,
+        level: int | None = None,
+    ) -> None:
+        if direction not in ("fwd", "bwd", "both"):
+            raise ValueError(f"direction must be 'fwd', 'bwd' or 'both'; got {direction!r}")
+        for hp in self.hook_points():
+            hp.remove_hooks(direction, including_permanent=including_permanent, level=level)
+
+    def clear_contexts(self) -> None:
+        for hp in self.hook_points():
+            hp.clear_context()
+
+    def reset_hooks(
+        self,
+        clear_contexts: bool = True,
+        direction: Literal["fwd", "bwd", "both"] = "both",
+        including_permanent: bool = False,
+        level: int | None = None,
+    ) -> None:
+        """Remove hooks (non-permanent unless asked; only those of ``level`` if given)."""
+        if direction not in ("fwd", "bwd", "both"):
+            raise ValueError(f"direction must be 'fwd', 'bwd' or 'both'; got {direction!r}")
+        if clear_contexts:
+            self.clear_contexts()
+        self.remove_all_hook_fns(direction, including_permanent, level=level)
+        self.is_caching = False
+
+    # ------------------------------------------------------------------ scopes
+    @contextmanager
+    def hooks(
+        self,
+        fwd_hooks: Iterable[HookPair] = (),
+        bwd_hooks: Iterable[HookPair] = (),
+        reset_hooks_end: bool = True,
+        clear_contexts: bool = False,
+    ) -> Iterator[HookedRootModule]:
+        """Attach hooks for the duration of a ``with`` block.
+
+        Each pair is ``(target, hook)`` with target a hook name, several names or a predicate.
+        On exit the block removes exactly the hooks it added (unless ``reset_hooks_end`` is
+        false: then they stay until their handles, ``reset_hooks()`` or a level removal
+        remove them). If any target is unknown nothing is attached.
+        """
+        level = self.context_level + 1
+        scope = HookScope(level)
+        resolved = [(self._select(t), fn, "fwd") for t, fn in fwd_hooks] + [
+            (self._select(t), fn, "bwd") for t, fn in bwd_hooks
+        ]
+        self.context_level = level
+        self._scopes.append(scope)
+        try:
+            for points, fn, dir in resolved:
+                scope.handles.extend(self._add(points, fn, dir, False, level, False, scope))  # type: ignore[arg-type]
+        except BaseException:
+            scope.remove()
+            self._scopes.remove(scope)
+            self.context_level = level - 1
+            raise
+        try:
+            yield self
+        finally:
+            if reset_hooks_end:
+                scope.remove()
+                if clear_contexts:
+                    self.clear_contexts()
+                self.is_caching = False
+            self._scopes.remove(scope)
+            self.context_level = level - 1
+
+    def run_with_hooks(
+        self,
+        *model_args: Any,
+        fwd_hooks: Iterable[HookPair] = (),
+        bwd_hooks: Iterable[HookPair] = (),
+        reset_hooks_end: bool = True,
+        clear_contexts: bool = False,
+        **model_kwargs: Any,
+    ) -> Any:
+        """Run a forward pass with temporary hooks.
+
+        Backward hooks are bound at forward time, so calling ``.backward()`` on the result
+        fires them even though they were removed when this call returned.
+        """
+        with self.hooks(fwd_hooks, bwd_hooks, reset_hooks_end, clear_contexts):
+            return self(*model_args, **model_kwargs)
+
+    # ------------------------------------------------------------------ caching
+    def get_caching_hooks(
+        self,
+        names_filter: NamesFilter = None,
+        incl_bwd: bool = False,
+        device: DeviceType = None,
+        remove_batch_dim: bool = False,
+        cache: dict[str, Tensor] | None = None,
+        pos_slice: Slice | SliceInput = None,
+    ) -> tuple[dict[str, Tensor], list[HookPair], list[HookPair]]:
+        """Build caching hooks without attaching them: ``(cache, fwd_hooks, bwd_hooks)``."""
+        if cache is None:
+            cache = {}
+        points = self._select(names_filter)
+        save_fwd = _make_save_hook(cache, "", device, remove_batch_dim, Slice.unwrap(pos_slice))
+        fwd: list[HookPair] = [(name, save_fwd) for name, _ in points]
+        bwd: list[HookPair] = []
+        if incl_bwd:
+            save_bwd = _make_save_hook(cache, "_grad", device, remove_batch_dim, Slice.unwrap(pos_slice))
+            bwd = [(name, save_bwd) for name, _ in points]
+        self.is_caching = True
+        return cache, fwd, bwd
+
+    def add_caching_hooks(
+        self,
+        names_filter: NamesFilter = None,
+        incl_bwd: bool = False,
+        device: DeviceType = None,
+        remove_batch_dim: bool = False,
+        cache: dict[str, Tensor] | None = None,
+    ) -> dict[str, Tensor]:
+        """Attach caching hooks (until ``reset_hooks()``) and return the dict they fill."""
+        cache, fwd, bwd = self.get_caching_hooks(names_filter, incl_bwd, device, remove_batch_dim, cache)
+        for pairs, dir in ((fwd, "fwd"), (bwd, "bwd")):
+            for target, fn in pairs:
+                self._add(self._select(target), fn, dir, False, None, False, None)  # type: ignore[arg-type]
+        return cache
+
+    def run_with_cache(
+        self,
+        *model_args: Any,
+        names_filter: NamesFilter = None,
+        device: DeviceType = None,
+        remove_batch_dim: bool = False,
+        incl_bwd: bool = False,
+        reset_hooks_end: bool = True,
+        clear_contexts: bool = False,
+        pos_slice: Slice | SliceInput = None,
+        **model_kwargs: Any,
+    ) -> tuple[Any, ActivationCache]:
+        """Run the model and return ``(output, ActivationCache)``.
+
+        ``device`` moves cached tensors (never the model). With ``incl_bwd`` the output must be
+        a scalar: ``backward()`` is called on it and gradients are cached as ``<name>_grad``.
+        """
+        cache_dict, fwd, bwd = self.get_caching_hooks(
+            names_filter, incl_bwd, device, remove_batch_dim=remove_batch_dim, pos_slice=pos_slice
+        )
+        with self.hooks(fwd, bwd, reset_hooks_end=reset_hooks_end, clear_contexts=clear_contexts):
+            out = self(*model_args, **model_kwargs)
+            if incl_bwd:
+                if not isinstance(out, Tensor) or out.numel() != 1:
+                    raise ValueError(
+                        "run_with_cache(incl_bwd=True) calls backward() on the model output, which "
+                        f"must be a scalar tensor; got {_describe(out)}"
+                    )
+                out.backward()  # type: ignore[no-untyped-call]
+        return out, ActivationCache(cache_dict, self, has_batch_dim=not remove_batch_dim)
+
+    def cache_all(
+        self,
+        cache: dict[str, Tensor] | None,
+        incl_bwd: bool = False,
+        device: DeviceType = None,
+        remove_batch_dim: bool = False,
+    ) -> dict[str, Tensor]:
+        warnings.warn(
+            "cache_all is deprecated; use add_caching_hooks or run_with_cache",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return self.add_caching_hooks(None, incl_bwd, device, remove_batch_dim, cache)
+
+    def cache_some(
+        self,
+        cache: dict[str, Tensor] | None,
+        names: NamesFilter,
+        incl_bwd: bool = False,
+        device: DeviceType = None,
+        remove_batch_dim: bool = False,
+    ) -> dict[str, Tensor]:
+        warnings.warn(
+            "cache_some is deprecated; use add_caching_hooks or run_with_cache",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return self.add_caching_hooks(names, incl_bwd, device, remove_batch_dim, cache)
+
+
+def _describe(value: Any) -> str:
+    if isinstance(value, Tensor):
+        return f"a tensor of shape {tuple(value.shape)}"
+    return type(value).__name__
+
+
+def _make_save_hook(
+    cache: dict[str, Tensor],
+    suffix: str,
+    device: DeviceType,
+    remove_batch_dim: bool,
+    pos_slice: Slice,
+) -> Callable[..., None]:
+    """The cheapest caching hook for the options given (the common case is two lines)."""
+    if device is None and not remove_batch_dim and pos_slice.is_identity:
+        if suffix:
+
+            def save_suffixed(tensor: Tensor, *, hook: Any) -> None:
+                cache[hook.name + suffix] = tensor.detach()
+
+            return save_suffixed
+
+        def save(tensor: Tensor, *, hook: Any) -> None:
+            cache[hook.name] = tensor.detach() if tensor.requires_grad else tensor
+
+        return save
+
+    def save_general(tensor: Tensor, *, hook: Any) -> None:
+        value = tensor.detach()
+        if device is not None:
+            value = value.to(device)
+        if remove_batch_dim:
+            value = value[0]
+        if not pos_slice.is_identity:
+            pos_dim = getattr(hook, "pos_dim", -2)
+            if value.dim() >= -pos_dim:
+                value = pos_slice.apply(value, dim=pos_dim)
+        cache[hook.name + suffix] = value
+
+    return save_general
