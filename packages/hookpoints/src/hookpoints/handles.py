@@ -32,6 +32,7 @@ class LensHandle:
 
     __slots__ = (
         "alias_names",
+        "calls",
         "context_level",
         "dir",
         "is_permanent",
@@ -59,6 +60,7 @@ class LensHandle:
         self.context_level = context_level
         self.owner = owner
         self.removed = False
+        self.calls: tuple[Any, ...] = ()  # (fn, hook arg, handle) triples, set by the point
 
     @property
     def hook(self) -> LensHandle:

@@ -45,7 +45,7 @@ _T = TypeVar("_T")
 
 def _add_note(exc: BaseException, note: str) -> None:
     if hasattr(exc, "add_note"):  # Python >= 3.11
-        _add_note(exc, note)
+        exc.add_note(note)
 
 
 class AliasedHookPoint:
@@ -104,7 +104,8 @@ class HookPoint(nn.Module):
     _hooks_bwd: list[LensHandle]
     _fwd_calls: tuple[_Call, ...]
     _bwd_calls: tuple[_Call, ...]
-    _slow: bool
+    _slow: bool  # anything attached at all: take _slow_call
+    _torch_slow: bool  # something only nn.Module.__call__ honours may be attached
 
     def __init__(self, name: str | None = None, *, pos_dim: int = -2, check_shape: bool = True):
         super().__init__()
@@ -120,6 +121,7 @@ class HookPoint(nn.Module):
         d["_fwd_calls"] = ()
         d["_bwd_calls"] = ()
         d["_slow"] = False
+        d["_torch_slow"] = False
 
     # ------------------------------------------------------------------ hot path
     def __call__(self, x: _T) -> _T:
@@ -130,12 +132,24 @@ class HookPoint(nn.Module):
             or _GLOBAL_BACKWARD_HOOKS
             or _GLOBAL_BACKWARD_PRE_HOOKS
         ):
-            if self._torch_hooked():
-                return _MODULE_CALL(self, x)  # type: ignore[no-any-return]
-            if not (self._fwd_calls or self._bwd_calls):
-                self.__dict__["_slow"] = False
-            return self.forward(x)  # type: ignore[no-any-return]
+            return self._slow_call(x)  # type: ignore[no-any-return]
         return x
+
+    def _slow_call(self, x: Any) -> Any:
+        if (
+            self._torch_slow
+            or _GLOBAL_FORWARD_HOOKS
+            or _GLOBAL_FORWARD_PRE_HOOKS
+            or _GLOBAL_BACKWARD_HOOKS
+            or _GLOBAL_BACKWARD_PRE_HOOKS
+        ):
+            if self._torch_hooked():
+                return _MODULE_CALL(self, x)
+            self.__dict__["_torch_slow"] = False  # torch hooks were removed through their handles
+        if not (self._fwd_calls or self._bwd_calls):
+            self.__dict__["_slow"] = self._torch_slow
+            return x
+        return self.forward(x)
 
     def forward(self, x: Any) -> Any:
         if self._fwd_calls:
@@ -261,7 +275,7 @@ class HookPoint(nn.Module):
         ``hook.name``. Backward hooks are bound at forward time: those attached during a
         forward pass fire in that pass's backward even if removed in between.
         """
-        hooks = self._hook_list(dir)
+        self._hook_list(dir)  # validates dir before anything changes
         if not callable(hook):
             raise TypeError(
                 f"hook for {self.name!r} must be callable as fn(tensor, *, hook); got {type(hook).__name__}"
@@ -274,12 +288,23 @@ class HookPoint(nn.Module):
             if not aliases or not all(isinstance(a, str) for a in aliases):
                 raise TypeError(f"alias_names must be a non-empty list of str; got {alias_names!r}")
         handle = LensHandle(self, hook, dir, is_permanent, level, aliases, _owner)
+        self._attach(handle, prepend)
+        return handle
+
+    def _attach(self, handle: LensHandle, prepend: bool = False) -> None:
+        """Insert an already validated handle and refresh dispatch (the hot registration path)."""
+        if handle.alias_names is None:
+            handle.calls = ((handle.user_hook, self, handle),)
+        else:
+            handle.calls = tuple(
+                (handle.user_hook, AliasedHookPoint(alias, self), handle) for alias in handle.alias_names
+            )
+        hooks = self._hooks_fwd if handle.dir == "fwd" else self._hooks_bwd
         if prepend:
             hooks.insert(0, handle)
         else:
             hooks.append(handle)
-        self._rebuild(dir)
-        return handle
+        self._rebuild(handle.dir)
 
     def _hook_list(self, dir: str) -> list[LensHandle]:
         if dir == "fwd":
@@ -289,23 +314,25 @@ class HookPoint(nn.Module):
         raise ValueError(f"dir must be 'fwd' or 'bwd'; got {dir!r}")
 
     def _rebuild(self, dir: str) -> None:
-        calls: list[_Call] = []
-        for handle in self._hook_list(dir):
-            if handle.alias_names is None:
-                calls.append((handle.user_hook, self, handle))
-            else:
-                calls.extend(
-                    (handle.user_hook, AliasedHookPoint(alias, self), handle) for alias in handle.alias_names
-                )
+        hooks = self._hooks_fwd if dir == "fwd" else self._hooks_bwd
+        calls: tuple[_Call, ...]
+        if not hooks:
+            calls = ()
+        elif len(hooks) == 1:
+            calls = hooks[0].calls
+        else:
+            calls = tuple(call for handle in hooks for call in handle.calls)
         d = self.__dict__
-        d["_fwd_calls" if dir == "fwd" else "_bwd_calls"] = tuple(calls)
+        d["_fwd_calls" if dir == "fwd" else "_bwd_calls"] = calls
         if calls:
             d["_slow"] = True
 
     def _detach(self, handle: LensHandle) -> None:
-        hooks = self._hook_list(handle.dir)
-        if handle in hooks:
+        hooks = self._hooks_fwd if handle.dir == "fwd" else self._hooks_bwd
+        try:  # noqa: SIM105 - the hot removal path; suppress() costs more
             hooks.remove(handle)
+        except ValueError:
+            pass
         handle.removed = True
         self._rebuild(handle.dir)
 
@@ -384,28 +411,32 @@ class HookPoint(nn.Module):
 
     # ------------------------------------------------------------------ torch integration
     def register_forward_hook(self, *args: Any, **kwargs: Any) -> Any:
-        self.__dict__["_slow"] = True
+        self._mark_torch_slow()
         return super().register_forward_hook(*args, **kwargs)
 
     def register_forward_pre_hook(self, *args: Any, **kwargs: Any) -> Any:
-        self.__dict__["_slow"] = True
+        self._mark_torch_slow()
         return super().register_forward_pre_hook(*args, **kwargs)
 
     def register_full_backward_hook(self, *args: Any, **kwargs: Any) -> Any:
-        self.__dict__["_slow"] = True
+        self._mark_torch_slow()
         return super().register_full_backward_hook(*args, **kwargs)
 
     def register_full_backward_pre_hook(self, *args: Any, **kwargs: Any) -> Any:
-        self.__dict__["_slow"] = True
+        self._mark_torch_slow()
         return super().register_full_backward_pre_hook(*args, **kwargs)
 
     def register_backward_hook(self, *args: Any, **kwargs: Any) -> Any:
-        self.__dict__["_slow"] = True
+        self._mark_torch_slow()
         return super().register_backward_hook(*args, **kwargs)
+
+    def _mark_torch_slow(self) -> None:
+        d = self.__dict__
+        d["_torch_slow"] = d["_slow"] = True
 
     def __setattr__(self, name: str, value: Any) -> None:
         if name in ("forward", "_compiled_call_impl"):
-            self.__dict__["_slow"] = True
+            self._mark_torch_slow()
         super().__setattr__(name, value)
 
     def __repr__(self) -> str:

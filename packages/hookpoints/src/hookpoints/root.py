@@ -100,6 +100,8 @@ class HookedRootModule(HookIntrospectionMixin, nn.Module):
 
     def _select(self, target: HookTarget | NameSelector | None) -> list[tuple[str, HookPoint]]:
         """Resolve a name, names or predicate to (name, point) pairs; unknown names raise."""
+        if isinstance(target, str):
+            return [(target, self._point(target))]
         selector = normalize_names_filter(target)
         if selector.names is not None:
             return [(n, self._point(n)) for n in selector.ordered]
@@ -150,12 +152,13 @@ class HookedRootModule(HookIntrospectionMixin, nn.Module):
         if not callable(hook):
             raise TypeError(f"hook must be callable as fn(tensor, *, hook); got {type(hook).__name__}")
         added: list[LensHandle] = []
+        check = self.check_hooks_to_add
         try:
             for name, point in points:
-                self.check_hooks_to_add(
-                    point, name, hook, dir=dir, is_permanent=is_permanent, prepend=prepend
-                )
-                added.append(point.add_hook(hook, dir, is_permanent, level, prepend, _owner=owner))
+                check(point, name, hook, dir=dir, is_permanent=is_permanent, prepend=prepend)
+                handle = LensHandle(point, hook, dir, is_permanent, level, None, owner)
+                point._attach(handle, prepend)
+                added.append(handle)
         except BaseException:
             for handle in added:
                 handle.remove()
@@ -241,23 +244,34 @@ class HookedRootModule(HookIntrospectionMixin, nn.Module):
         false: then they stay until their handles, ``reset_hooks()`` or a level removal
         remove them). If any target is unknown nothing is attached.
         """
-        level = self.context_level + 1
-        scope = HookScope(level)
         resolved = [(self._select(t), fn, "fwd") for t, fn in fwd_hooks] + [
             (self._select(t), fn, "bwd") for t, fn in bwd_hooks
         ]
+        with self._scope(resolved, reset_hooks_end, clear_contexts):  # type: ignore[arg-type]
+            yield self
+
+    @contextmanager
+    def _scope(
+        self,
+        resolved: list[tuple[list[tuple[str, HookPoint]], Callable[..., Any], Direction]],
+        reset_hooks_end: bool,
+        clear_contexts: bool,
+    ) -> Iterator[HookScope]:
+        """Attach already-resolved hooks as one owned scope (all or nothing)."""
+        level = self.context_level + 1
+        scope = HookScope(level)
         self.context_level = level
         self._scopes.append(scope)
         try:
             for points, fn, dir in resolved:
-                scope.handles.extend(self._add(points, fn, dir, False, level, False, scope))  # type: ignore[arg-type]
+                scope.handles.extend(self._add(points, fn, dir, False, level, False, scope))
         except BaseException:
             scope.remove()
             self._scopes.remove(scope)
             self.context_level = level - 1
             raise
         try:
-            yield self
+            yield scope
         finally:
             if reset_hooks_end:
                 scope.remove()
@@ -339,10 +353,18 @@ class HookedRootModule(HookIntrospectionMixin, nn.Module):
         ``device`` moves cached tensors (never the model). With ``incl_bwd`` the output must be
         a scalar: ``backward()`` is called on it and gradients are cached as ``<name>_grad``.
         """
-        cache_dict, fwd, bwd = self.get_caching_hooks(
-            names_filter, incl_bwd, device, remove_batch_dim=remove_batch_dim, pos_slice=pos_slice
-        )
-        with self.hooks(fwd, bwd, reset_hooks_end=reset_hooks_end, clear_contexts=clear_contexts):
+        cache_dict: dict[str, Tensor] = {}
+        points = self._select(names_filter)
+        slicer = Slice.unwrap(pos_slice)
+        resolved: list[tuple[list[tuple[str, HookPoint]], Callable[..., Any], Direction]] = [
+            (points, _make_save_hook(cache_dict, "", device, remove_batch_dim, slicer), "fwd")
+        ]
+        if incl_bwd:
+            resolved.append(
+                (points, _make_save_hook(cache_dict, "_grad", device, remove_batch_dim, slicer), "bwd")
+            )
+        self.is_caching = True
+        with self._scope(resolved, reset_hooks_end, clear_contexts):
             out = self(*model_args, **model_kwargs)
             if incl_bwd:
                 if not isinstance(out, Tensor) or out.numel() != 1:

@@ -1,0 +1,336 @@
+"""hookpoints benchmark: overhead ratios against raw torch and TransformerLens, same run.
+
+Run with ``nox -s bench`` (installs TransformerLens 3.9). Model shape: 4 layers, d_model 256,
+4 heads, d_mlp 1024, vocab 1000, CPU, 1 thread. Variants are interleaved within each round
+and every figure is the median over rounds of a per-round ratio, so drift of the machine
+(frequency, other load) cancels out. Minor page faults per call are printed alongside.
+
+Not a test: nothing here asserts a time. Targets are printed next to the figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import resource
+import statistics
+import sys
+import time
+import timeit
+from collections.abc import Callable
+from typing import Any
+
+import torch
+from torch import nn
+
+torch.set_num_threads(1)
+torch.manual_seed(0)
+
+from hookpoints import HookedRootModule, HookPoint  # noqa: E402
+from hookpoints.examples import TinyGPT, TinyGPTConfig  # noqa: E402
+
+try:
+    import transformer_lens as tl
+    from transformer_lens.hook_points import HookPoint as TLHookPoint
+
+    HAVE_TL = True
+except Exception as exc:  # pragma: no cover - reported in the output
+    print(f"TransformerLens unavailable ({exc}); its columns are skipped", file=sys.stderr)
+    HAVE_TL = False
+
+CFG = TinyGPTConfig(n_layers=4, d_model=256, n_heads=4, d_head=64, d_mlp=1024, d_vocab=1000, n_ctx=128)
+
+
+def minflt() -> int:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+
+
+def interleaved(variants: dict[str, Callable[[], Any]], rounds: int, inner: int) -> dict[str, list[float]]:
+    """Seconds per call of each variant, one sample per round, variants interleaved."""
+    for fn in variants.values():  # warm up
+        for _ in range(max(2, inner // 4)):
+            fn()
+    samples: dict[str, list[float]] = {k: [] for k in variants}
+    faults: dict[str, int] = dict.fromkeys(variants, 0)
+    names = list(variants)
+    for r in range(rounds):
+        order = names if r % 2 == 0 else names[::-1]
+        for name in order:
+            fn = variants[name]
+            gc.collect()
+            f0 = minflt()
+            t0 = time.perf_counter()
+            for _ in range(inner):
+                fn()
+            samples[name].append((time.perf_counter() - t0) / inner)
+            faults[name] += minflt() - f0
+    interleaved.faults = {k: v / (rounds * inner) for k, v in faults.items()}  # type: ignore[attr-defined]
+    return samples
+
+
+def ratio(samples: dict[str, list[float]], num: str, den: str) -> float:
+    return statistics.median(a / b for a, b in zip(samples[num], samples[den], strict=True))
+
+
+ROWS: list[tuple[str, str, str, str]] = []
+
+
+def row(what: str, ours: str, peer: str, target: str) -> None:
+    ROWS.append((what, ours, peer, target))
+    print(f"  {what:<58} {ours:>12} {peer:>14}  {target}", flush=True)
+
+
+def fmt(x: float) -> str:
+    return f"{x:.3f}x"
+
+
+def bench_hookpoint_call() -> None:
+    x = torch.zeros(4)
+    ours = HookPoint()
+    n = 200_000
+    t_ours = min(timeit.repeat(lambda: ours(x), number=n, repeat=7)) / n
+    t_base = min(timeit.repeat(lambda: x, number=n, repeat=7)) / n  # lambda overhead
+    if HAVE_TL:
+        theirs = TLHookPoint()
+        t_tl = min(timeit.repeat(lambda: theirs(x), number=n, repeat=7)) / n
+        row(
+            "unhooked HookPoint call (ns, ours / TL)",
+            f"{(t_ours - t_base) * 1e9:.0f} ns",
+            f"{(t_tl - t_base) * 1e9:.0f} ns",
+            f"ratio {(t_ours - t_base) / (t_tl - t_base):.2f} (target <= 0.30)",
+        )
+    else:
+        row("unhooked HookPoint call", f"{(t_ours - t_base) * 1e9:.0f} ns", "-", "")
+
+
+def make_models() -> tuple[TinyGPT, Any]:
+    ours = TinyGPT(CFG).eval()
+    theirs = None
+    if HAVE_TL:
+        theirs = tl.HookedTransformer(
+            tl.HookedTransformerConfig(
+                n_layers=CFG.n_layers,
+                d_model=CFG.d_model,
+                n_heads=CFG.n_heads,
+                d_head=CFG.d_head,
+                d_mlp=CFG.d_mlp,
+                d_vocab=CFG.d_vocab,
+                n_ctx=CFG.n_ctx,
+                act_fn="gelu",
+                normalization_type="LN",
+                device="cpu",
+                seed=0,
+            )
+        ).eval()
+    return ours, theirs
+
+
+def noop(t: torch.Tensor, *, hook: Any) -> None:
+    return None
+
+
+def raw_cache_hooks(model: HookedRootModule) -> Callable[[torch.Tensor], Any]:
+    def run(tokens: torch.Tensor) -> Any:
+        cache: dict[str, torch.Tensor] = {}
+        handles = [
+            hp.register_forward_hook(lambda m, i, o, n=name: cache.__setitem__(n, o.detach()))
+            for name, hp in model.hook_dict.items()
+        ]
+        out = model(tokens)
+        for h in handles:
+            h.remove()
+        return out, cache
+
+    return run
+
+
+def bench_forward(ours: TinyGPT, theirs: Any, batch: int, seq: int, rounds: int, inner: int) -> None:
+    tokens = torch.randint(0, CFG.d_vocab, (batch, seq), generator=torch.Generator().manual_seed(0))
+    v: dict[str, Callable[[], Any]] = {
+        "plain": lambda: ours(tokens),
+        "with_hooks": lambda: ours.run_with_hooks(tokens, fwd_hooks=[(lambda n: True, noop)]),
+        "cache": lambda: ours.run_with_cache(tokens),
+        "raw_cache": lambda: raw_cache_hooks(ours)(tokens),
+    }
+    if theirs is not None:
+        v |= {
+            "tl_plain": lambda: theirs(tokens),
+            "tl_with_hooks": lambda: theirs.run_with_hooks(tokens, fwd_hooks=[(lambda n: True, noop)]),
+            "tl_cache": lambda: theirs.run_with_cache(tokens),
+        }
+    with torch.no_grad():
+        s = interleaved(v, rounds, inner)
+    faults = interleaved.faults  # type: ignore[attr-defined]
+    shape = f"{batch}x{seq}"
+    plain_ms = statistics.median(s["plain"]) * 1e3
+    print(
+        f"  [{shape}] plain forward {plain_ms:.2f} ms; minor faults/call: "
+        + ", ".join(f"{k} {faults[k]:.0f}" for k in v),
+        flush=True,
+    )
+    tl = theirs is not None
+    n_points = len(ours.hook_dict)
+    if batch == 1:
+        row(
+            f"run_with_hooks no-op on all {n_points} points, {shape}",
+            fmt(ratio(s, "with_hooks", "plain")),
+            fmt(ratio(s, "tl_with_hooks", "tl_plain")) if tl else "-",
+            "target <= 1.05x (TL 1.30x)",
+        )
+    target = "target <= 1.15x (TL 1.58x)" if batch == 1 else "target <= 1.06x (TL 1.11-1.35x)"
+    row(
+        f"run_with_cache all points, {shape}",
+        fmt(ratio(s, "cache", "plain")),
+        fmt(ratio(s, "tl_cache", "tl_plain")) if tl else "-",
+        target,
+    )
+    row(
+        f"raw torch caching hooks all points, {shape} (reference)",
+        fmt(ratio(s, "raw_cache", "plain")),
+        "-",
+        "",
+    )
+
+
+def bench_scope(ours: TinyGPT, theirs: Any, rounds: int, inner: int) -> None:
+    points = list(ours.hook_dict.values())
+
+    def raw() -> None:
+        handles = [p.register_forward_hook(lambda m, i, o: None) for p in points]
+        for h in handles:
+            h.remove()
+
+    def scope() -> None:
+        with ours.hooks(fwd_hooks=[(lambda n: True, noop)]):
+            pass
+
+    v: dict[str, Callable[[], Any]] = {"raw": raw, "scope": scope}
+    if theirs is not None:
+        tl_points = list(theirs.hook_dict.values())
+
+        def tl_raw() -> None:
+            handles = [p.register_forward_hook(lambda m, i, o: None) for p in tl_points]
+            for h in handles:
+                h.remove()
+
+        def tl_scope() -> None:
+            with theirs.hooks(fwd_hooks=[(lambda n: True, noop)]):
+                pass
+
+        v |= {"tl_raw": tl_raw, "tl_scope": tl_scope}
+    s = interleaved(v, rounds, inner)
+    row(
+        f"hooks(one filter, all {len(points)} points) enter+exit / raw torch",
+        fmt(ratio(s, "scope", "raw")),
+        fmt(ratio(s, "tl_scope", "tl_raw")) if theirs is not None else "-",
+        "target <= 1.00x (TL 3.7x)",
+    )
+
+
+class Wide(HookedRootModule):
+    def __init__(self, n: int) -> None:
+        super().__init__()
+        self.points = nn.ModuleList(HookPoint() for _ in range(n))
+        self.setup()
+
+
+def bench_scaling(rounds: int, inner: int) -> None:
+    small, large = Wide(100), Wide(10_000)
+    names = [f"points.{i}" for i in range(0, 100, 10)]
+    v = {
+        "small": lambda: small.hooks(fwd_hooks=[(names, noop)]).__enter__() and small.reset_hooks(),
+        "large": lambda: large.hooks(fwd_hooks=[(names, noop)]).__enter__() and large.reset_hooks(),
+    }
+
+    def scoped(model: Wide) -> Callable[[], None]:
+        def run() -> None:
+            with model.hooks(fwd_hooks=[(names, noop)]):
+                pass
+
+        return run
+
+    v = {"small": scoped(small), "large": scoped(large)}
+    s = interleaved(v, rounds, inner)
+    row(
+        "hooks(10 names) enter+exit: 10,000-point model / 100-point model",
+        fmt(ratio(s, "large", "small")),
+        "-",
+        "target ~1.0x (cost independent of model size)",
+    )
+    print(f"    (absolute: {statistics.median(s['small']) * 1e6:.1f} us per scope)")
+
+
+def bench_backward(ours: TinyGPT, rounds: int, inner: int) -> None:
+    tokens = torch.randint(0, CFG.d_vocab, (1, 8), generator=torch.Generator().manual_seed(0))
+    points = list(ours.hook_dict.values())
+
+    def plain() -> None:
+        ours(tokens, return_type="loss").backward()
+
+    def tensor_hooks() -> None:
+        with ours.hooks(bwd_hooks=[(lambda n: True, noop)]):
+            ours(tokens, return_type="loss").backward()
+
+    def module_hooks() -> None:
+        handles = [p.register_full_backward_hook(lambda m, gi, go: None) for p in points]
+        ours(tokens, return_type="loss").backward()
+        for h in handles:
+            h.remove()
+
+    s = interleaved({"plain": plain, "tensor": tensor_hooks, "module": module_hooks}, rounds, inner)
+    row(
+        "fwd+bwd, backward hook on every point, 1x8 (tensor hooks)",
+        fmt(ratio(s, "tensor", "plain")),
+        fmt(ratio(s, "module", "plain")),
+        "peer column: torch full module backward hooks",
+    )
+
+
+def bench_compile(ours: TinyGPT) -> None:
+    torch._dynamo.reset()
+    tokens = torch.randint(0, CFG.d_vocab, (1, 8), generator=torch.Generator().manual_seed(0))
+    cache: dict[str, torch.Tensor] = {}
+
+    def save(t: torch.Tensor, *, hook: Any) -> None:
+        cache[hook.name] = t.detach()
+
+    with ours.hooks(fwd_hooks=[(lambda n: True, save)]), torch.no_grad():
+        explanation = torch._dynamo.explain(ours)(tokens)
+        eager = ours(tokens)
+        expected = dict(cache)
+        compiled = torch.compile(ours, backend="aot_eager")(tokens)
+        same = torch.allclose(eager, compiled, atol=1e-5) and all(
+            torch.allclose(cache[k], expected[k], atol=1e-5) for k in expected
+        )
+    row(
+        "torch.compile with caching hooks on all points: graph breaks",
+        str(explanation.graph_break_count),
+        "-",
+        f"target 0; values equal: {same}",
+    )
+    torch._dynamo.reset()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rounds", type=int, default=15)
+    parser.add_argument("--quick", action="store_true", help="fewer rounds (smoke run)")
+    args = parser.parse_args()
+    rounds = 3 if args.quick else args.rounds
+    print(
+        f"torch {torch.__version__}, threads {torch.get_num_threads()}, "
+        f"TransformerLens {getattr(tl, '__version__', '?') if HAVE_TL else 'absent'}, rounds {rounds}"
+    )
+    print(f"  {'measure':<58} {'hookpoints':>12} {'TL / peer':>14}  target")
+    bench_hookpoint_call()
+    ours, theirs = make_models()
+    bench_forward(ours, theirs, 1, 8, rounds, 20)
+    bench_forward(ours, theirs, 4, 64, rounds, 5)
+    bench_scope(ours, theirs, rounds, 200)
+    bench_scaling(rounds, 500)
+    bench_backward(ours, rounds, 10)
+    bench_compile(ours)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,45 @@
+"""Shared fixtures: a small TinyGPT and a two-point toy model."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from hookpoints import HookedRootModule, HookPoint
+from hookpoints.examples import TinyGPT, TinyGPTConfig
+from torch import Tensor, nn
+
+SMALL = TinyGPTConfig(n_layers=2, d_model=32, n_heads=2, d_head=16, d_mlp=64, d_vocab=50, n_ctx=16)
+
+
+class Toy(HookedRootModule):
+    """y = hook_out(lin(hook_in(x))).sum() style toy with a nested module."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        torch.manual_seed(0)
+        self.hook_in = HookPoint()
+        self.lin = nn.Linear(3, 3)
+        self.inner = nn.Module()
+        self.inner.hook_mid = HookPoint()
+        self.hook_out = HookPoint()
+        self.setup()
+
+    def forward(self, x: Tensor) -> Tensor:
+        h = self.hook_in(x)
+        h = self.inner.hook_mid(self.lin(h))
+        return self.hook_out(h * 2)
+
+
+@pytest.fixture
+def toy() -> Toy:
+    return Toy()
+
+
+@pytest.fixture
+def gpt() -> TinyGPT:
+    return TinyGPT(SMALL).eval()
+
+
+@pytest.fixture
+def tokens() -> Tensor:
+    return torch.randint(0, SMALL.d_vocab, (2, 6), generator=torch.Generator().manual_seed(1))

@@ -1,0 +1,156 @@
+"""run_with_cache and ActivationCache."""
+
+from __future__ import annotations
+
+import gc
+import weakref
+
+import pytest
+import torch
+from hookpoints import ActivationCache, HookNameError
+from hookpoints.examples import TinyGPT
+
+from .conftest import Toy
+
+
+def raw_torch_cache(model: TinyGPT, tokens: torch.Tensor) -> dict[str, torch.Tensor]:
+    cache: dict[str, torch.Tensor] = {}
+    handles = [
+        hp.register_forward_hook(lambda m, i, o, name=name: cache.__setitem__(name, o.detach()))
+        for name, hp in model.hook_dict.items()
+    ]
+    with torch.no_grad():
+        model(tokens)
+    for h in handles:
+        h.remove()
+    return cache
+
+
+def test_run_with_cache_matches_raw_torch_hooks(gpt: TinyGPT, tokens: torch.Tensor) -> None:
+    expected = raw_torch_cache(gpt, tokens)
+    with torch.no_grad():
+        out, cache = gpt.run_with_cache(tokens)
+    assert isinstance(cache, ActivationCache) and list(cache) == list(expected)
+    for name in expected:
+        assert torch.equal(cache[name], expected[name]), name
+    assert torch.equal(out, gpt(tokens).detach())
+    assert sum(len(hp.fwd_hooks) for hp in gpt.hook_points()) == 0
+
+
+@pytest.mark.parametrize(
+    "names_filter",
+    [
+        "blocks.0.hook_resid_post",
+        ["blocks.0.hook_resid_post"],
+        ("blocks.0.hook_resid_post",),
+        {"blocks.0.hook_resid_post"},
+        lambda n: n == "blocks.0.hook_resid_post",
+    ],
+)
+def test_names_filter_forms(gpt: TinyGPT, tokens: torch.Tensor, names_filter: object) -> None:
+    _, cache = gpt.run_with_cache(tokens, names_filter=names_filter)  # type: ignore[arg-type]
+    assert list(cache) == ["blocks.0.hook_resid_post"]
+
+
+def test_unknown_name_in_names_filter_raises(gpt: TinyGPT, tokens: torch.Tensor) -> None:
+    with pytest.raises(HookNameError, match="blocks.0.hook_resid_post"):
+        gpt.run_with_cache(tokens, names_filter=["blocks.0.hook_resid_pots"])
+
+
+def test_cached_tensors_are_detached(toy: Toy) -> None:
+    _, cache = toy.run_with_cache(torch.ones(1, 3))
+    assert all(not t.requires_grad for t in cache.values())
+
+
+def test_device_moves_cache_not_model(gpt: TinyGPT, tokens: torch.Tensor) -> None:
+    _, cache = gpt.run_with_cache(tokens, device="meta", names_filter="hook_embed")
+    assert cache["hook_embed"].device.type == "meta"
+    assert all(p.device.type == "cpu" for p in gpt.parameters())
+
+
+def test_remove_batch_dim(gpt: TinyGPT) -> None:
+    toks = torch.arange(5)[None]
+    _, cache = gpt.run_with_cache(toks, remove_batch_dim=True, names_filter="hook_embed")
+    assert cache["hook_embed"].shape == (5, 32) and not cache.has_batch_dim
+
+
+def test_pos_slice_uses_per_point_pos_dim(gpt: TinyGPT, tokens: torch.Tensor) -> None:
+    names = ["blocks.0.hook_resid_pre", "blocks.0.attn.hook_z"]
+    _, full = gpt.run_with_cache(tokens, names_filter=names)
+    _, last = gpt.run_with_cache(tokens, names_filter=names, pos_slice=-1)
+    assert torch.equal(last["blocks.0.hook_resid_pre"], full["blocks.0.hook_resid_pre"][:, -1])
+    assert torch.equal(last["blocks.0.attn.hook_z"], full["blocks.0.attn.hook_z"][:, -1])
+    _, some = gpt.run_with_cache(tokens, names_filter=names, pos_slice=(1, 3))
+    assert torch.equal(some["blocks.0.attn.hook_z"], full["blocks.0.attn.hook_z"][:, 1:3])
+    _, picked = gpt.run_with_cache(tokens, names_filter=names, pos_slice=[0, 2])
+    assert torch.equal(picked["blocks.0.hook_resid_pre"], full["blocks.0.hook_resid_pre"][:, [0, 2]])
+
+
+def test_incl_bwd_caches_gradients_equal_to_autograd(gpt: TinyGPT, tokens: torch.Tensor) -> None:
+    names = ["blocks.1.hook_resid_mid", "blocks.0.attn.hook_pattern"]
+    _loss, cache = gpt.run_with_cache(tokens, return_type="loss", names_filter=names, incl_bwd=True)
+    assert set(cache) == {*names, *(n + "_grad" for n in names)}
+    acts = {}
+
+    def keep(t: torch.Tensor, *, hook: object) -> None:
+        t.retain_grad()
+        acts[hook.name] = t  # type: ignore[attr-defined]
+
+    gpt.zero_grad()
+    loss2 = gpt.run_with_hooks(tokens, return_type="loss", fwd_hooks=[(names, keep)])
+    loss2.backward()
+    for n in names:
+        assert torch.allclose(cache[n + "_grad"], acts[n].grad, atol=1e-7), n
+
+
+def test_incl_bwd_needs_scalar_output(toy: Toy) -> None:
+    with pytest.raises(ValueError, match="scalar"):
+        toy.run_with_cache(torch.ones(2, 3), incl_bwd=True)
+    assert all(not hp.fwd_hooks and not hp.bwd_hooks for hp in toy.hook_points())
+
+
+def test_cache_holds_no_strong_reference_to_model() -> None:
+    model = Toy()
+    _, cache = model.run_with_cache(torch.ones(1, 3))
+    assert cache.model is model
+    ref = weakref.ref(model)
+    del model
+    gc.collect()
+    assert ref() is None and cache.model is None and len(cache) == 3
+
+
+def test_reset_hooks_end_false_keeps_caching(toy: Toy) -> None:
+    _, cache = toy.run_with_cache(torch.ones(1, 3), reset_hooks_end=False, names_filter="hook_in")
+    toy(torch.full((1, 3), 7.0))
+    assert torch.equal(cache["hook_in"], torch.full((1, 3), 7.0))
+    toy.reset_hooks()
+    assert not toy.hook_in.fwd_hooks
+
+
+def test_get_and_add_caching_hooks(toy: Toy) -> None:
+    cache, fwd, bwd = toy.get_caching_hooks(("hook_in",), incl_bwd=True)
+    assert [n for n, _ in fwd] == ["hook_in"] and [n for n, _ in bwd] == ["hook_in"]
+    assert not toy.hook_in.fwd_hooks  # not attached
+    added = toy.add_caching_hooks(["hook_out"])
+    toy(torch.ones(1, 3))
+    assert list(added) == ["hook_out"] and cache == {}
+
+
+def test_activation_cache_mapping_and_repr() -> None:
+    cache = ActivationCache({"a": torch.zeros(2, 3), "b": torch.zeros(1, 4, dtype=torch.float64)})
+    assert cache.total_bytes == 2 * 3 * 4 + 4 * 8
+    assert repr(cache) == "ActivationCache(2 activations, 56 B: 'a', 'b')"
+    cache["c"] = torch.ones(1)
+    del cache["c"]
+    assert dict(cache).keys() == {"a", "b"}
+    with pytest.raises(KeyError, match="did you mean 'a'"):
+        cache["aa"]
+
+
+def test_activation_cache_to_and_remove_batch_dim_errors() -> None:
+    cache = ActivationCache({"a": torch.zeros(2, 3)})
+    assert cache.to("meta") is cache and cache["a"].device.type == "meta"
+    with pytest.raises(ValueError, match="'a' has shape"):
+        cache.remove_batch_dim()
+    with pytest.raises(ValueError, match="model.to"):
+        cache.to("cpu", move_model=True)

@@ -1,0 +1,459 @@
+"""HookPoint behaviour: dispatch, ordering, editing, errors, torch interplay."""
+
+from __future__ import annotations
+
+import functools
+
+import pytest
+import torch
+from hookpoints import (
+    BaseTensorConversion,
+    HookPoint,
+    HookShapeError,
+    LensHandle,
+    NonInvertibleConversionError,
+)
+from torch import nn
+
+
+def test_unhooked_point_is_identity_and_returns_same_object() -> None:
+    hp = HookPoint()
+    x = torch.randn(2, 3)
+    assert hp(x) is x
+
+
+def test_forward_hook_sees_activation_and_point() -> None:
+    hp = HookPoint(name="p")
+    seen = []
+    hp.add_hook(lambda t, hook: seen.append((t.clone(), hook)))
+    x = torch.randn(2, 3)
+    hp(x)
+    assert torch.equal(seen[0][0], x) and seen[0][1] is hp
+
+
+def test_forward_hooks_chain_and_prepend_runs_first() -> None:
+    hp = HookPoint()
+    order = []
+    hp.add_hook(lambda t, hook: (order.append("a"), t + 1)[1])
+    hp.add_hook(lambda t, hook: (order.append("b"), t * 10)[1])
+    hp.add_hook(lambda t, hook: (order.append("first"), None)[1], prepend=True)
+    out = hp(torch.zeros(2))
+    assert order == ["first", "a", "b"]
+    assert torch.equal(out, torch.full((2,), 10.0))
+
+
+def test_add_hook_returns_handle_that_removes_only_its_hook() -> None:
+    hp = HookPoint()
+    calls = []
+    h1 = hp.add_hook(lambda t, hook: calls.append(1))
+    hp.add_hook(lambda t, hook: calls.append(2))
+    assert isinstance(h1, LensHandle)
+    h1.remove()
+    h1.remove()  # idempotent
+    hp(torch.zeros(1))
+    assert calls == [2]
+    assert h1.removed and len(hp.fwd_hooks) == 1
+
+
+def test_handle_as_context_manager() -> None:
+    hp = HookPoint()
+    calls = []
+    with hp.add_hook(lambda t, hook: calls.append(1)):
+        hp(torch.zeros(1))
+    hp(torch.zeros(1))
+    assert calls == [1]
+    assert hp(torch.zeros(1)) is not None and not hp.fwd_hooks
+
+
+def test_tl_handle_hook_remove_still_works() -> None:
+    hp = HookPoint()
+    handle = hp.add_hook(lambda t, hook: None)
+    handle.hook.remove()
+    assert hp.fwd_hooks == []
+
+
+def test_permanent_hooks_survive_remove_hooks_unless_asked() -> None:
+    hp = HookPoint()
+    hp.add_perma_hook(lambda t, hook: None)
+    hp.add_hook(lambda t, hook: None)
+    hp.remove_hooks("fwd")
+    assert [h.is_permanent for h in hp.fwd_hooks] == [True]
+    hp.remove_hooks("fwd", including_permanent=True)
+    assert hp.fwd_hooks == []
+
+
+def test_remove_hooks_including_permanent_honours_level() -> None:
+    hp = HookPoint()
+    hp.add_hook(lambda t, hook: None, is_permanent=True, level=1)
+    hp.add_hook(lambda t, hook: None, is_permanent=True, level=2)
+    hp.add_hook(lambda t, hook: None, level=2)
+    hp.remove_hooks("fwd", including_permanent=True, level=2)
+    assert [h.context_level for h in hp.fwd_hooks] == [1]
+
+
+def test_remove_hooks_level_keeps_other_levels() -> None:
+    hp = HookPoint()
+    hp.add_hook(lambda t, hook: None, level=1)
+    hp.add_hook(lambda t, hook: None, level=2)
+    hp.remove_hooks("fwd", level=1)
+    assert [h.context_level for h in hp.fwd_hooks] == [2]
+
+
+def test_has_hooks_filters() -> None:
+    hp = HookPoint()
+    assert not hp.has_hooks()
+    hp.add_perma_hook(lambda t, hook: None, dir="bwd")
+    assert hp.has_hooks("bwd") and not hp.has_hooks("fwd")
+    assert not hp.has_hooks(including_permanent=False)
+
+
+@pytest.mark.parametrize("bad", ["forward", "both", "", None])
+def test_invalid_dir_is_value_error_and_adds_nothing(bad: object) -> None:
+    hp = HookPoint()
+    with pytest.raises(ValueError, match="'fwd' or 'bwd'"):
+        hp.add_hook(lambda t, hook: None, dir=bad)  # type: ignore[arg-type]
+    assert not hp.has_hooks()
+
+
+def test_remove_hooks_invalid_dir_changes_nothing() -> None:
+    hp = HookPoint()
+    hp.add_hook(lambda t, hook: None)
+    with pytest.raises(ValueError, match="'both'"):
+        hp.remove_hooks("sideways")  # type: ignore[arg-type]
+    assert len(hp.fwd_hooks) == 1
+
+
+def test_non_callable_hook_is_type_error_at_add_time() -> None:
+    hp = HookPoint(name="p")
+    with pytest.raises(TypeError, match="'p'.*callable"):
+        hp.add_hook("not a function")  # type: ignore[arg-type]
+    assert not hp.has_hooks()
+
+
+def test_wrong_shape_return_raises_at_the_point_naming_everything() -> None:
+    hp = HookPoint(name="blocks.0.hook_x")
+
+    def shrink(t: torch.Tensor, *, hook: HookPoint) -> torch.Tensor:
+        return t[:, :2]
+
+    hp.add_hook(shrink)
+    with pytest.raises(HookShapeError) as info:
+        hp(torch.zeros(4, 3))
+    msg = str(info.value)
+    assert "blocks.0.hook_x" in msg and "shrink" in msg and "(4, 2)" in msg and "(4, 3)" in msg
+
+
+def test_non_tensor_return_is_an_error() -> None:
+    hp = HookPoint(name="p")
+    hp.add_hook(lambda t, hook: [t])
+    with pytest.raises(HookShapeError, match="returned list"):
+        hp(torch.zeros(2))
+
+
+def test_check_shape_opt_out_allows_shape_change() -> None:
+    hp = HookPoint(check_shape=False)
+    hp.add_hook(lambda t, hook: t[:1])
+    assert hp(torch.zeros(3, 2)).shape == (1, 2)
+
+
+def test_hook_exception_is_annotated_with_point_and_hook() -> None:
+    hp = HookPoint(name="p")
+
+    def boom(t: torch.Tensor, *, hook: HookPoint) -> None:
+        raise RuntimeError("inner")
+
+    hp.add_hook(boom)
+    with pytest.raises(RuntimeError, match="inner") as info:
+        hp(torch.zeros(1))
+    assert any("boom" in n and "'p'" in n for n in getattr(info.value, "__notes__", []))
+
+
+class Exploding:
+    """A hook whose repr raises (TransformerLens called repr() at add time)."""
+
+    def __call__(self, t: torch.Tensor, *, hook: HookPoint) -> None:
+        return None
+
+    def __repr__(self) -> str:
+        raise RuntimeError("repr must not be called")
+
+
+def test_hook_repr_is_never_called() -> None:
+    hp = HookPoint(name="p")
+    handle = hp.add_hook(Exploding())
+    hp(torch.zeros(1))
+    assert "Exploding" in repr(handle) and "Exploding" in hp.describe_hooks()[0]
+
+
+def test_partial_hook_name_does_not_repr_arguments() -> None:
+    big = Exploding()
+
+    def f(t: torch.Tensor, payload: object, *, hook: HookPoint) -> None:
+        return None
+
+    handle = HookPoint(name="p").add_hook(functools.partial(f, payload=big))
+    assert handle.hook_name.startswith("partial(") and "f" in handle.hook_name
+
+
+def test_repr_counts_hooks() -> None:
+    hp = HookPoint(name="p")
+    assert repr(hp) == "HookPoint(name='p')"
+    hp.add_hook(lambda t, hook: None)
+    hp.add_hook(lambda t, hook: None, dir="bwd")
+    hp.add_hook(lambda t, hook: None, dir="bwd")
+    assert repr(hp) == "HookPoint(name='p', 1 fwd, 2 bwd)"
+    assert repr(HookPoint()) == "HookPoint()"
+
+
+def test_ctx_persists_and_clear_context_empties_it() -> None:
+    hp = HookPoint()
+
+    def count(t: torch.Tensor, *, hook: HookPoint) -> None:
+        hook.ctx["n"] = hook.ctx.get("n", 0) + 1
+
+    hp.add_hook(count)
+    hp(torch.zeros(1))
+    hp(torch.zeros(1))
+    assert hp.ctx == {"n": 2}
+    hp.clear_context()
+    assert hp.ctx == {}
+
+
+@pytest.mark.parametrize(
+    ("name", "layer"), [("blocks.3.attn.hook_q", 3), ("transformer.h.11.mlp", 11), ("0.x", 0)]
+)
+def test_layer_reads_first_index(name: str, layer: int) -> None:
+    assert HookPoint(name=name).layer() == layer
+
+
+@pytest.mark.parametrize("name", ["hook_embed", "ln_final.hook_scale", None])
+def test_layer_without_index_is_value_error_quoting_name(name: str | None) -> None:
+    with pytest.raises(ValueError) as info:
+        HookPoint(name=name).layer()
+    if name is not None:
+        assert repr(name) in str(info.value)
+
+
+def test_alias_names_call_hook_once_per_alias_with_that_name() -> None:
+    hp = HookPoint(name="canonical")
+    names = []
+    hp.add_hook(
+        lambda t, hook: names.append((hook.name, hook.layer(), hook.ctx is hp.ctx)),
+        alias_names=["blocks.1.a", "blocks.2.b"],
+    )
+    hp(torch.zeros(1))
+    assert names == [("blocks.1.a", 1, True), ("blocks.2.b", 2, True)]
+
+
+def test_alias_names_must_be_strings() -> None:
+    with pytest.raises(TypeError, match="alias_names"):
+        HookPoint().add_hook(lambda t, hook: None, alias_names=[1])  # type: ignore[list-item]
+
+
+# ---------------------------------------------------------------- conversions
+class SplitHeads(BaseTensorConversion):
+    def handle_conversion(self, x: torch.Tensor, *ctx: object) -> torch.Tensor:
+        return x.reshape(*x.shape[:-1], 2, x.shape[-1] // 2)
+
+    def handle_revert(self, x: torch.Tensor, *ctx: object) -> torch.Tensor:
+        return x.reshape(*x.shape[:-2], -1)
+
+
+class ReadOnly(BaseTensorConversion):
+    def handle_conversion(self, x: torch.Tensor, *ctx: object) -> torch.Tensor:
+        return x * 1
+
+
+def test_enable_reshape_hook_sees_view_and_edit_is_reverted() -> None:
+    hp = HookPoint(name="p")
+    hp.enable_reshape(SplitHeads())
+    shapes = []
+
+    def zero_head_1(t: torch.Tensor, *, hook: HookPoint) -> torch.Tensor:
+        shapes.append(tuple(t.shape))
+        t = t.clone()
+        t[..., 1, :] = 0
+        return t
+
+    hp.add_hook(zero_head_1)
+    x = torch.arange(8.0).reshape(2, 4)
+    out = hp(x)
+    assert shapes == [(2, 2, 2)]
+    assert torch.equal(out, torch.tensor([[0.0, 1, 0, 0], [4, 5, 0, 0]]))
+
+
+def test_conversion_runs_once_per_forward_with_many_hooks() -> None:
+    calls = []
+
+    class Counting(SplitHeads):
+        def handle_conversion(self, x: torch.Tensor, *ctx: object) -> torch.Tensor:
+            calls.append(1)
+            return super().handle_conversion(x)
+
+    hp = HookPoint()
+    hp.enable_reshape(Counting())
+    for _ in range(3):
+        hp.add_hook(lambda t, hook: None)
+    hp(torch.zeros(2, 4))
+    assert calls == [1]
+
+
+def test_read_only_conversion_refuses_edits_instead_of_identity() -> None:
+    hp = HookPoint(name="p")
+    hp.enable_reshape(ReadOnly())
+    hp.add_hook(lambda t, hook: None)
+    hp(torch.ones(2))  # reading is fine
+    hp.add_hook(lambda t, hook: t * 0)
+    with pytest.raises(NonInvertibleConversionError, match="'p'.*ReadOnly"):
+        hp(torch.ones(2))
+
+
+def test_duck_typed_tl_conversion_works() -> None:
+    class Doubler:
+        def convert(self, x: torch.Tensor) -> torch.Tensor:
+            return x * 2
+
+        def revert(self, x: torch.Tensor) -> torch.Tensor:
+            return x / 2
+
+    hp = HookPoint()
+    hp.enable_reshape(Doubler())
+    seen = []
+    hp.add_hook(lambda t, hook: (seen.append(t.clone()), t + 2)[1])
+    out = hp(torch.ones(2))
+    assert torch.equal(seen[0], torch.full((2,), 2.0)) and torch.equal(out, torch.full((2,), 2.0))
+
+
+def test_enable_reshape_rejects_objects_without_convert_revert() -> None:
+    with pytest.raises(TypeError, match="convert"):
+        HookPoint(name="p").enable_reshape(object())
+
+
+# ---------------------------------------------------------------- backward
+def _grad_through(hp: HookPoint, x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    x = x.clone().requires_grad_(True)
+    (hp(x * 1) * weight).sum().backward()
+    assert x.grad is not None
+    return x.grad
+
+
+def test_backward_hook_sees_gradient_and_can_replace_it() -> None:
+    hp = HookPoint(name="p")
+    w = torch.tensor([1.0, 2.0, 3.0])
+    seen = []
+    hp.add_hook(lambda g, hook: seen.append(g.clone()), dir="bwd")
+    hp.add_hook(lambda g, hook: (g * 10,), dir="bwd")  # 1-tuple accepted
+    grad = _grad_through(hp, torch.ones(3), w)
+    assert torch.equal(seen[0], w) and torch.equal(grad, w * 10)
+
+
+def test_backward_hooks_chain() -> None:
+    hp = HookPoint()
+    seen = []
+    hp.add_hook(lambda g, hook: g * 2, dir="bwd")
+    hp.add_hook(lambda g, hook: seen.append(g.clone()), dir="bwd")
+    _grad_through(hp, torch.ones(2), torch.ones(2))
+    assert torch.equal(seen[0], torch.full((2,), 2.0))
+
+
+def test_backward_hook_sees_only_this_uses_gradient() -> None:
+    hp = HookPoint()
+    seen = []
+    hp.add_hook(lambda g, hook: seen.append(g.clone()), dir="bwd")
+    x = torch.ones(2, requires_grad=True)
+    y = x * 1
+    (hp(y) * 3 + y * 5).sum().backward()
+    assert torch.equal(seen[0], torch.full((2,), 3.0))
+
+
+def test_backward_hooks_are_bound_at_forward_time() -> None:
+    hp = HookPoint()
+    seen = []
+    handle = hp.add_hook(lambda g, hook: seen.append(1), dir="bwd")
+    x = torch.ones(2, requires_grad=True)
+    out = hp(x * 1).sum()
+    handle.remove()
+    out.backward()
+    assert seen == [1]
+    seen.clear()
+    hp(x * 1).sum().backward()  # removed before this forward: does not fire
+    assert seen == []
+
+
+def test_backward_scale_scales_seen_gradient_and_unscales_return() -> None:
+    hp = HookPoint()
+    hp.backward_scale = 4.0
+    seen = []
+
+    def double(g: torch.Tensor, *, hook: HookPoint) -> torch.Tensor:
+        assert type(g) is torch.Tensor  # a real tensor, not a wrapper
+        seen.append(g.clone())
+        return g * 2
+
+    hp.add_hook(double, dir="bwd")
+    grad = _grad_through(hp, torch.ones(3), torch.tensor([1.0, 2.0, 3.0]))
+    assert torch.equal(seen[0], torch.tensor([4.0, 8.0, 12.0]))
+    assert torch.allclose(grad, torch.tensor([2.0, 4.0, 6.0]))
+
+
+def test_backward_hooks_under_no_grad_do_nothing() -> None:
+    hp = HookPoint()
+    hp.add_hook(lambda g, hook: pytest.fail("must not fire"), dir="bwd")
+    with torch.no_grad():
+        x = torch.ones(2, requires_grad=True)
+        assert hp(x) is x
+
+
+def test_tensor_hook_gradients_equal_full_module_backward_hooks() -> None:
+    lin = nn.Linear(4, 4)
+    x = torch.randn(3, 4)
+    ours, raw = [], []
+    hp = HookPoint()
+    hp.add_hook(lambda g, hook: ours.append(g.clone()), dir="bwd")
+    lin.zero_grad()
+    (hp(lin(x)).tanh().sum()).backward()
+    grad_ours = lin.weight.grad.clone()
+    plain = nn.Identity()
+    plain.register_full_backward_hook(lambda m, gi, go: raw.append(go[0].clone()))
+    lin.zero_grad()
+    (plain(lin(x)).tanh().sum()).backward()
+    assert torch.allclose(ours[0], raw[0]) and torch.allclose(grad_ours, lin.weight.grad)
+
+
+# ---------------------------------------------------------------- torch interplay
+def test_plain_torch_forward_hooks_on_a_point_still_fire() -> None:
+    hp = HookPoint()
+    seen = []
+    handle = hp.register_forward_hook(lambda m, i, o: seen.append("torch") or o + 1)
+    hp.add_hook(lambda t, hook: seen.append("ours"))
+    assert torch.equal(hp(torch.zeros(1)), torch.ones(1))
+    assert seen == ["ours", "torch"]
+    handle.remove()
+    seen.clear()
+    hp(torch.zeros(1))
+    assert seen == ["ours"]
+
+
+def test_global_module_hooks_see_hook_points() -> None:
+    seen = []
+    handle = nn.modules.module.register_module_forward_hook(lambda m, i, o: seen.append(type(m).__name__))
+    try:
+        HookPoint()(torch.zeros(1))
+    finally:
+        handle.remove()
+    assert seen == ["HookPoint"]
+
+
+def test_replaced_forward_is_honoured() -> None:
+    hp = HookPoint()
+    hp.forward = lambda x: x + 5  # what accelerate-style wrappers do
+    assert torch.equal(hp(torch.zeros(1)), torch.full((1,), 5.0))
+
+
+def test_point_returns_to_fast_path_after_hooks_removed() -> None:
+    hp = HookPoint()
+    handle = hp.add_hook(lambda t, hook: t + 1)
+    hp(torch.zeros(1))
+    handle.remove()
+    x = torch.zeros(1)
+    assert hp(x) is x and hp._slow is False

@@ -1,0 +1,36 @@
+"""hooks() costs work proportional to the hooks it adds, not to the model's size."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from hookpoints import HookedRootModule, HookPoint
+from torch import nn
+
+
+class Wide(HookedRootModule):
+    def __init__(self, n: int) -> None:
+        super().__init__()
+        self.points = nn.ModuleList(HookPoint() for _ in range(n))
+        self.setup()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for p in self.points:
+            x = p(x)
+        return x
+
+
+@pytest.mark.parametrize("n_points", [10, 10_000])
+def test_scope_touches_only_the_points_it_hooks(n_points: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    model = Wide(n_points)
+    touched: list[str | None] = []
+    original = HookPoint._rebuild
+
+    def spy(self: HookPoint, dir: str) -> None:
+        touched.append(self.name)
+        original(self, dir)
+
+    monkeypatch.setattr(HookPoint, "_rebuild", spy)
+    with model.hooks(fwd_hooks=[(["points.3", "points.7"], lambda t, hook: None)]):
+        pass
+    assert touched == ["points.3", "points.7", "points.3", "points.7"]
