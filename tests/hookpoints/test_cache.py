@@ -154,3 +154,20 @@ def test_activation_cache_to_and_remove_batch_dim_errors() -> None:
         cache.remove_batch_dim()
     with pytest.raises(ValueError, match="model.to"):
         cache.to("cpu", move_model=True)
+
+
+def test_cached_tensors_are_freed_without_the_cycle_collector() -> None:
+    # Reference cycles (handle -> dispatch tuple -> handle) kept caches alive until the next
+    # gc pass: memory was never reused and run_with_cache cost ~25% more at 4x64.
+    model = Toy()
+    gc.collect()
+    gc.disable()
+    try:
+        _, cache = model.run_with_cache(torch.ones(1, 3))
+        ref = weakref.ref(cache["inner.hook_mid"])
+        with model.hooks([("hook_in", lambda t, hook: None)]):
+            model(torch.ones(1, 3))
+        del cache
+        assert ref() is None
+    finally:
+        gc.enable()

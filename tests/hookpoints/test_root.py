@@ -39,7 +39,7 @@ def test_unknown_name_lists_close_matches_and_adds_nothing(toy: Toy) -> None:
 
 
 def test_adding_to_a_non_hook_module_is_type_error(toy: Toy) -> None:
-    with pytest.raises(TypeError, match="'lin' is a Linear"):
+    with pytest.raises(TypeError, match="'lin' is a Linear module"):
         toy.add_hook("lin", lambda t, hook: None)
 
 

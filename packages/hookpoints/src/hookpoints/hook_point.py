@@ -334,6 +334,7 @@ class HookPoint(nn.Module):
         except ValueError:
             pass
         handle.removed = True
+        handle.calls = ()  # break handle -> calls -> handle so the hook (and its cache) frees at once
         self._rebuild(handle.dir)
 
     def _detach_many(self, dir: str, keep: Callable[[LensHandle], bool]) -> None:
@@ -343,6 +344,7 @@ class HookPoint(nn.Module):
             for handle in hooks:
                 if not keep(handle):
                     handle.removed = True
+                    handle.calls = ()
             hooks[:] = kept
             self._rebuild(dir)
 

@@ -93,7 +93,7 @@ class HookedRootModule(HookIntrospectionMixin, nn.Module):
             return point
         if name in self.mod_dict:
             raise TypeError(
-                f"{name!r} is a {type(self.mod_dict[name]).__name__}, not a HookPoint; "
+                f"{name!r} is a {type(self.mod_dict[name]).__name__} module, not a HookPoint; "
                 "hooks attach to hook points (see model.hook_dict)"
             )
         raise HookNameError(name, self.hook_dict)
