@@ -23,14 +23,20 @@ class Wide(HookedRootModule):
 @pytest.mark.parametrize("n_points", [10, 10_000])
 def test_scope_touches_only_the_points_it_hooks(n_points: int, monkeypatch: pytest.MonkeyPatch) -> None:
     model = Wide(n_points)
-    touched: list[str | None] = []
-    original = HookPoint._rebuild
+    touched: list[tuple[str, str | None]] = []
+    for method in ("_attach", "_detach", "remove_hooks", "clear_context"):
+        original = getattr(HookPoint, method)
 
-    def spy(self: HookPoint, dir: str) -> None:
-        touched.append(self.name)
-        original(self, dir)
+        def spy(self: HookPoint, *args: object, _original=original, _method=method, **kwargs: object) -> object:
+            touched.append((_method, self.name))
+            return _original(self, *args, **kwargs)
 
-    monkeypatch.setattr(HookPoint, "_rebuild", spy)
+        monkeypatch.setattr(HookPoint, method, spy)
     with model.hooks(fwd_hooks=[(["points.3", "points.7"], lambda t, hook: None)]):
         pass
-    assert touched == ["points.3", "points.7", "points.3", "points.7"]
+    assert touched == [
+        ("_attach", "points.3"),
+        ("_attach", "points.7"),
+        ("_detach", "points.3"),
+        ("_detach", "points.7"),
+    ]

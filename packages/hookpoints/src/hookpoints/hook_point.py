@@ -146,10 +146,24 @@ class HookPoint(nn.Module):
             if self._torch_hooked():
                 return _MODULE_CALL(self, x)
             self.__dict__["_torch_slow"] = False  # torch hooks were removed through their handles
-        if not (self._fwd_calls or self._bwd_calls):
+        fwd = self._fwd_calls
+        if self._bwd_calls or self.hook_conversion is not None:
+            return self.forward(x)
+        if not fwd:
             self.__dict__["_slow"] = self._torch_slow
             return x
-        return self.forward(x)
+        # The common case, inlined: forward hooks only, no conversion.
+        for fn, hook_arg, handle in fwd:
+            try:
+                result = fn(x, hook=hook_arg)
+            except Exception as exc:
+                _add_note(exc, f"(raised by forward hook {handle.hook_name} on hook point {self.name!r})")
+                raise
+            if result is not None:
+                if self.check_shape:
+                    self._check_replacement(x, result, handle)
+                x = result
+        return x
 
     def forward(self, x: Any) -> Any:
         if self._fwd_calls:
@@ -304,7 +318,12 @@ class HookPoint(nn.Module):
             hooks.insert(0, handle)
         else:
             hooks.append(handle)
-        self._rebuild(handle.dir)
+        if len(hooks) == 1:  # the common case: skip the general rebuild
+            d = self.__dict__
+            d["_fwd_calls" if handle.dir == "fwd" else "_bwd_calls"] = handle.calls
+            d["_slow"] = True
+        else:
+            self._rebuild(handle.dir)
 
     def _hook_list(self, dir: str) -> list[LensHandle]:
         if dir == "fwd":
@@ -391,19 +410,27 @@ class HookPoint(nn.Module):
     def clear_context(self) -> None:
         self.ctx = {}
 
-    def enable_reshape(self, hook_conversion: Any = None) -> None:
+    def enable_reshape(self, hook_conversion: Any = None, **params: Any) -> None:
         """Give hooks ``hook_conversion.convert(x)``; a non-None return goes through ``revert``.
 
-        ``None`` turns the conversion off. Any object with ``convert`` and ``revert`` methods
-        works (TransformerLens conversions included).
+        ``hook_conversion`` is a conversion object (anything with ``convert`` and ``revert``,
+        TransformerLens conversions included), the name of a registered conversion step built
+        with ``params`` (``enable_reshape("split_heads", n_heads=4)``), or ``None`` to turn
+        the conversion off. The conversion runs once per call however many hooks are attached.
         """
+        if isinstance(hook_conversion, str):
+            from .registry import CONVERSIONS
+
+            hook_conversion = CONVERSIONS.create(hook_conversion, **params)
+        elif params:
+            raise TypeError(f"enable_reshape on {self.name!r}: parameters are only accepted with a step name")
         if hook_conversion is not None and not (
             callable(getattr(hook_conversion, "convert", None))
             and callable(getattr(hook_conversion, "revert", None))
         ):
             raise TypeError(
-                f"enable_reshape on {self.name!r} needs an object with convert() and revert() "
-                f"methods, or None; got {type(hook_conversion).__name__}"
+                f"enable_reshape on {self.name!r} needs a conversion step name, an object with convert() "
+                f"and revert() methods, or None; got {type(hook_conversion).__name__}"
             )
         self.hook_conversion = hook_conversion
 

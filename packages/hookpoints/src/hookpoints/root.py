@@ -152,10 +152,13 @@ class HookedRootModule(HookIntrospectionMixin, nn.Module):
         if not callable(hook):
             raise TypeError(f"hook must be callable as fn(tensor, *, hook); got {type(hook).__name__}")
         added: list[LensHandle] = []
-        check = self.check_hooks_to_add
+        check: Callable[..., None] | None = self.check_hooks_to_add
+        if type(self).check_hooks_to_add is HookedRootModule.check_hooks_to_add:
+            check = None  # not overridden: skip a no-op call per point
         try:
             for name, point in points:
-                check(point, name, hook, dir=dir, is_permanent=is_permanent, prepend=prepend)
+                if check is not None:
+                    check(point, name, hook, dir=dir, is_permanent=is_permanent, prepend=prepend)
                 handle = LensHandle(point, hook, dir, is_permanent, level, None, owner)
                 point._attach(handle, prepend)
                 added.append(handle)
