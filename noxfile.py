@@ -9,6 +9,8 @@ the build machines): an unpinned torch would pull a multi-GB CUDA build.
 
 from __future__ import annotations
 
+import re
+import shutil
 import tomllib
 from pathlib import Path
 
@@ -43,16 +45,44 @@ TEST_SETS = {"core": [CORE]}
 TEST_SETS.update({name: [CORE, DISTRIBUTIONS[name]] for name in PLUGINS})
 if PLUGINS:
     TEST_SETS["all"] = list(dict.fromkeys(DISTRIBUTIONS.values()))
+TEST_SETS["template"] = [CORE]  # plus a renamed copy of plugins/_template, made in the session
 
 
 def _test_dirs(paths: list[str]) -> list[str]:
+    """tests/<dist_name> (top-level suites) and <dist>/tests (a plugin's own tests)."""
     dirs = []
     for path in paths:
-        name = Path(path).name.replace("-", "_")
-        folder = ROOT / "tests" / name
-        if folder.is_dir():
-            dirs.append(str(folder.relative_to(ROOT)))
+        for folder in (ROOT / "tests" / Path(path).name.replace("-", "_"), ROOT / path / "tests"):
+            if folder.is_dir():
+                dirs.append(str(folder))
     return dirs
+
+
+def copy_plugin_template(name: str, dest: Path) -> Path:
+    """Copy plugins/_template to ``dest``, renaming every ``template`` to ``name``."""
+    slug = name.strip().lower().replace("_", "-")
+    ident = slug.replace("-", "_")
+    if not ident.isidentifier():
+        raise ValueError(f"plugin name {name!r} must become a Python identifier (letters, digits, -, _)")
+    camel = "".join(part.capitalize() for part in ident.split("_"))
+    shutil.copytree(
+        ROOT / "plugins" / "_template",
+        dest,
+        ignore=shutil.ignore_patterns("__pycache__", "*.egg-info", "build", "dist"),
+    )
+    (dest / "src" / "hookpoints_template").rename(dest / "src" / f"hookpoints_{ident}")
+    (dest / "tests" / "test_template_plugin.py").rename(dest / "tests" / f"test_{ident}_plugin.py")
+    renames = {
+        "hookpoints-template": f"hookpoints-{slug}",
+        "hookpoints_template": f"hookpoints_{ident}",
+        "Template": camel,
+        "template": ident,
+    }
+    pattern = re.compile("|".join(re.escape(k) for k in renames))  # one pass: no renaming twice
+    for file in dest.rglob("*"):
+        if file.is_file() and file.suffix in {".py", ".toml", ".md"}:
+            file.write_text(pattern.sub(lambda m: renames[m.group(0)], file.read_text()))
+    return dest
 
 
 @nox.session
@@ -61,8 +91,29 @@ def tests(session: nox.Session, target: str) -> None:
     """Run the test suites of one set of distributions, installed together."""
     paths = TEST_SETS[target]
     session.install(*CONSTRAINTS, "torch==2.13.0", *TEST_TOOLS)
-    session.install(*CONSTRAINTS, *(f"./{p}" for p in paths))
-    session.run("pytest", *_test_dirs(paths), *session.posargs, env={"HOOKPOINTS_STRICT_PLUGINS": "1"})
+    test_dirs = _test_dirs(paths)
+    installs = [f"./{p}" for p in paths]
+    if target == "template":  # the template, copied and renamed, must pass with no edits
+        copy = Path(session.create_tmp()) / "hookpoints-template-copy"
+        shutil.rmtree(copy, ignore_errors=True)
+        copy_plugin_template("template-copy", copy)
+        installs.append(str(copy))
+        test_dirs = [str(copy / "tests")]
+    session.install(*CONSTRAINTS, *installs)
+    session.run("pytest", *test_dirs, *session.posargs, env={"HOOKPOINTS_STRICT_PLUGINS": "1"})
+
+
+@nox.session(python=False)
+def new_plugin(session: nox.Session) -> None:
+    """Start a plugin: ``nox -s new_plugin -- NAME`` writes plugins/hookpoints-NAME/."""
+    if len(session.posargs) != 1:
+        session.error("usage: nox -s new_plugin -- NAME")
+    name = session.posargs[0]
+    dest = ROOT / "plugins" / f"hookpoints-{name.lower().replace('_', '-')}"
+    if dest.exists():
+        session.error(f"{dest} exists already")
+    copy_plugin_template(name, dest)
+    session.log(f"wrote {dest}; run `nox -s tests` to test it alone with core and with everything")
 
 
 @nox.session
@@ -86,7 +137,7 @@ def docs(session: nox.Session) -> None:
     """Build the documentation site with --strict (warnings are errors)."""
     session.install(*CONSTRAINTS, "torch==2.13.0", "mkdocs-material", "mkdocstrings[python]", "numpy")
     session.install(*CONSTRAINTS, "-e", CORE)
-    session.run("mkdocs", "build", "--strict", "-d", str(ROOT / "site"))
+    session.run("mkdocs", "build", "--strict", "-d", str(ROOT / "site"), env={"NO_MKDOCS_2_WARNING": "1"})
 
 
 @nox.session

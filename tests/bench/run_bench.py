@@ -17,12 +17,14 @@ import statistics
 import sys
 import time
 import timeit
+import warnings
 from collections.abc import Callable
 from typing import Any
 
 import torch
 from torch import nn
 
+warnings.filterwarnings("ignore")  # TransformerLens's deprecation chatter would bury the table
 torch.set_num_threads(1)
 torch.manual_seed(0)
 
@@ -39,6 +41,14 @@ except Exception as exc:  # pragma: no cover - reported in the output
     HAVE_TL = False
 
 CFG = TinyGPTConfig(n_layers=4, d_model=256, n_heads=4, d_head=64, d_mlp=1024, d_vocab=1000, n_ctx=128)
+
+
+def _tl_version() -> str:
+    if not HAVE_TL:
+        return "absent"
+    from importlib.metadata import version
+
+    return version("transformer_lens")
 
 
 def minflt() -> int:

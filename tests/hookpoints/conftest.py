@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 import torch
+from torch import Tensor, nn
+
 from hookpoints import HookedRootModule, HookPoint
 from hookpoints.examples import TinyGPT, TinyGPTConfig
-from torch import Tensor, nn
 
 SMALL = TinyGPTConfig(n_layers=2, d_model=32, n_heads=2, d_head=16, d_mlp=64, d_vocab=50, n_ctx=16)
 

@@ -7,6 +7,7 @@ import weakref
 
 import pytest
 import torch
+
 from hookpoints import ActivationCache, HookNameError
 from hookpoints.examples import TinyGPT
 

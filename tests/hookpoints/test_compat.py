@@ -6,10 +6,11 @@ import subprocess
 import sys
 import warnings
 
-import hookpoints
 import pytest
 import torch
 from torch import nn
+
+import hookpoints
 
 
 def test_tl_style_model_runs_after_changing_imports() -> None:
@@ -84,7 +85,7 @@ def test_deprecated_cache_helpers_warn_and_work() -> None:
 def test_import_is_light() -> None:
     code = (
         "import sys, hookpoints\n"
-        "heavy = [m for m in ('hookpoints.examples', 'hookpoints.report', 'hookpoints.demo', 'pluggy') "
+        "heavy = [m for m in ('hookpoints.examples', 'hookpoints.reporting', 'hookpoints.demo', 'hookpoints.plugins', 'pluggy') "
         "if m in sys.modules]\n"
         "assert not heavy, heavy\n"
         "hookpoints.TinyGPT\n"

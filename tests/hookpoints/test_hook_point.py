@@ -6,6 +6,8 @@ import functools
 
 import pytest
 import torch
+from torch import nn
+
 from hookpoints import (
     BaseTensorConversion,
     HookPoint,
@@ -13,7 +15,6 @@ from hookpoints import (
     LensHandle,
     NonInvertibleConversionError,
 )
-from torch import nn
 
 
 def test_unhooked_point_is_identity_and_returns_same_object() -> None:

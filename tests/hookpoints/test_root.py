@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+
 from hookpoints import HookedRootModule, HookNameError, HookPoint, LensHandle, LensHandleGroup
 
 from .conftest import Toy

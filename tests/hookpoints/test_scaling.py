@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 import torch
-from hookpoints import HookedRootModule, HookPoint
 from torch import nn
+
+from hookpoints import HookedRootModule, HookPoint
 
 
 class Wide(HookedRootModule):
@@ -27,7 +28,9 @@ def test_scope_touches_only_the_points_it_hooks(n_points: int, monkeypatch: pyte
     for method in ("_attach", "_detach", "remove_hooks", "clear_context"):
         original = getattr(HookPoint, method)
 
-        def spy(self: HookPoint, *args: object, _original=original, _method=method, **kwargs: object) -> object:
+        def spy(
+            self: HookPoint, *args: object, _original=original, _method=method, **kwargs: object
+        ) -> object:
             touched.append((_method, self.name))
             return _original(self, *args, **kwargs)
 

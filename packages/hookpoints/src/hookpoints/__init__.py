@@ -45,12 +45,20 @@ __all__ = [
     "Slice",
     "TensorConversion",
     "format_hook_report",
+    "hookimpl",
     "normalize_names_filter",
+    "report",
 ]
 
-# Heavier or optional parts, imported on first attribute access.
+# Heavier or optional parts, imported on first attribute access (pluggy and entry-point
+# scanning included: plugins load on the first registry use, never on import).
+_SUBMODULES = frozenset(
+    {"aliases", "conversions", "descriptors", "hookspecs", "plugins", "registry", "reporters", "testing"}
+)
 _LAZY = {
-    "format_hook_report": ("hookpoints.report", "format_hook_report"),
+    "format_hook_report": ("hookpoints.reporting", "format_hook_report"),
+    "report": ("hookpoints.reporting", "report"),
+    "hookimpl": ("hookpoints.hookspecs", "hookimpl"),
     "TinyGPT": ("hookpoints.examples", "TinyGPT"),
     "TinyGPTConfig": ("hookpoints.examples", "TinyGPTConfig"),
 }
@@ -62,6 +70,8 @@ _MOVED = {
 
 
 def __getattr__(name: str) -> Any:
+    if name in _SUBMODULES:
+        return importlib.import_module(f"hookpoints.{name}")
     if name in _LAZY:
         module, attr = _LAZY[name]
         value = getattr(importlib.import_module(module), attr)
@@ -79,4 +89,4 @@ def __getattr__(name: str) -> Any:
 
 
 def __dir__() -> list[str]:
-    return sorted([*globals(), *_LAZY])
+    return sorted([*globals(), *_LAZY, *_SUBMODULES])

@@ -8,7 +8,7 @@ from __future__ import annotations
 import torch
 
 from .examples import TinyGPT, TinyGPTConfig
-from .report import format_hook_report
+from .reporting import format_hook_report
 
 
 def run_demo(layers: int = 2, head: int = 1, seed: int = 0) -> str:

@@ -1,0 +1,134 @@
+"""Frozen descriptors that plugins contribute through the ``hookpoints_*`` hookspecs.
+
+A plugin yields small, immutable records (like conda's ``CondaSolver``) instead of
+registering objects into global state: the plugin host can then validate them, attribute
+them to a distribution, detect duplicate names and choose between them by explicit data
+(``priority``), never by load order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+
+def _check_name(kind: str, name: object) -> None:
+    if not isinstance(name, str) or not name or name != name.strip() or "," in name:
+        raise ValueError(
+            f"{kind} name must be a non-empty string without commas or surrounding spaces; got {name!r}"
+        )
+
+
+@dataclass(frozen=True)
+class ConversionStep:
+    """A reversible (or read-only) tensor view for :meth:`HookPoint.enable_reshape`.
+
+    Args:
+        name: Registry name, e.g. ``"split_heads"``.
+        description: One line shown by ``hookpoints plugins``.
+        factory: ``factory(**params)`` returns an object with ``convert`` and ``revert``.
+        invertible: Whether ``revert`` writes an edited view back. Read-only steps set False;
+            a hook that returns a value through them gets a clear error.
+        parameters: Names of the keyword parameters ``factory`` accepts (for errors and docs).
+    """
+
+    name: str
+    description: str
+    factory: Callable[..., Any]
+    invertible: bool = True
+    parameters: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        _check_name("conversion step", self.name)
+        if not callable(self.factory):
+            raise TypeError(f"ConversionStep {self.name!r}: factory must be callable")
+
+
+@dataclass(frozen=True)
+class AliasRule:
+    """One alias: ``alias`` names the canonical point ``target``, seen through ``conversions``.
+
+    Both patterns may hold ``{layer}`` (or any ``{field}``); a rule applies to every value of
+    the fields for which the target exists on the model.
+    ``conversions`` is a chain of ``(step name, params)`` from the conversion registry.
+    """
+
+    alias: str
+    target: str
+    conversions: tuple[tuple[str, Mapping[str, Any]], ...] = ()
+
+
+@dataclass(frozen=True)
+class AliasScheme:
+    """A vocabulary of alternative hook names (for example TransformerLens's).
+
+    Args:
+        name: Registry name, e.g. ``"transformerlens"``.
+        description: One line shown by ``hookpoints plugins``.
+        rules: The alias rules, or a callable ``rules(model)`` returning them for a given
+            model (one table per architecture).
+    """
+
+    name: str
+    description: str
+    rules: tuple[AliasRule, ...] | Callable[[Any], tuple[AliasRule, ...]] = ()
+
+    def __post_init__(self) -> None:
+        _check_name("alias scheme", self.name)
+
+    def rules_for(self, model: Any = None) -> tuple[AliasRule, ...]:
+        rules = self.rules(model) if callable(self.rules) else self.rules
+        return tuple(rules)
+
+
+@runtime_checkable
+class HookReporter(Protocol):
+    """What a reporter factory returns."""
+
+    def render(self, model: Any, cache: Mapping[str, Any] | None = None, *, width: int = 100) -> str: ...
+
+
+@dataclass(frozen=True)
+class Reporter:
+    """A rendering of what is hooked and what was captured.
+
+    Args:
+        name: Registry name, e.g. ``"text"``, ``"json"``, ``"rich"``.
+        description: One line shown by ``hookpoints plugins``.
+        factory: ``factory()`` returns a :class:`HookReporter`.
+        priority: The default reporter is the available one with the highest priority
+            (explicit data, never load order): text 0, json -10, rich 10.
+    """
+
+    name: str
+    description: str
+    factory: Callable[[], HookReporter]
+    priority: int = 0
+
+    def __post_init__(self) -> None:
+        _check_name("reporter", self.name)
+        if not callable(self.factory):
+            raise TypeError(f"Reporter {self.name!r}: factory must be callable")
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """Where a contribution came from."""
+
+    plugin: str
+    distribution: str | None = None
+    version: str | None = None
+
+    def __str__(self) -> str:
+        if self.distribution is None:
+            return f"plugin {self.plugin!r}"
+        return f"plugin {self.plugin!r} from {self.distribution} {self.version or ''}".rstrip()
+
+
+@dataclass(frozen=True)
+class Contribution:
+    """A descriptor together with the plugin that contributed it."""
+
+    descriptor: Any
+    source: Provenance = field(default_factory=lambda: Provenance("hookpoints.builtins"))

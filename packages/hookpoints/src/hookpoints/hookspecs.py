@@ -1,0 +1,96 @@
+"""The hookspecs plugins implement (pluggy project ``hookpoints``, entry-point group ``hookpoints``).
+
+A plugin is any module or object with functions decorated by :data:`hookimpl` and named
+after these specs; list it under ``[project.entry-points.hookpoints]`` in its
+``pyproject.toml``. Each hook returns an iterable of frozen descriptors
+(:mod:`hookpoints.descriptors`). The plugin host calls each plugin's implementation on its
+own, so one broken plugin never hides the others.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import pluggy
+
+from .descriptors import AliasScheme, ConversionStep, Reporter
+
+PROJECT = "hookpoints"
+
+hookspec = pluggy.HookspecMarker(PROJECT)
+hookimpl = pluggy.HookimplMarker(PROJECT)
+
+
+@hookspec
+def hookpoints_conversion_steps() -> Iterable[ConversionStep]:
+    """Contribute tensor conversion steps, selectable by name in ``enable_reshape``.
+
+    Example::
+
+        import torch
+        from hookpoints import hookimpl
+        from hookpoints.descriptors import ConversionStep
+
+
+        class Scale:
+            def __init__(self, factor: float = 2.0) -> None:
+                self.factor = factor
+
+            def convert(self, x: torch.Tensor) -> torch.Tensor:
+                return x * self.factor
+
+            def revert(self, x: torch.Tensor) -> torch.Tensor:
+                return x / self.factor
+
+
+        @hookimpl
+        def hookpoints_conversion_steps():
+            yield ConversionStep("scale", "multiply by a factor", Scale, parameters=("factor",))
+    """
+    raise NotImplementedError  # pragma: no cover
+
+
+@hookspec
+def hookpoints_alias_schemes() -> Iterable[AliasScheme]:
+    """Contribute alias schemes: other vocabularies of hook-point names.
+
+    Example::
+
+        from hookpoints import hookimpl
+        from hookpoints.descriptors import AliasRule, AliasScheme
+
+
+        @hookimpl
+        def hookpoints_alias_schemes():
+            yield AliasScheme(
+                "short",
+                "resid_{layer} for blocks.{layer}.hook_resid_post",
+                rules=(AliasRule("resid_{layer}", "blocks.{layer}.hook_resid_post"),),
+            )
+    """
+    raise NotImplementedError  # pragma: no cover
+
+
+@hookspec
+def hookpoints_reporters() -> Iterable[Reporter]:
+    """Contribute reporters: renderings of a model's hook points and a run's captures.
+
+    Example::
+
+        from hookpoints import hookimpl
+        from hookpoints.descriptors import Reporter
+
+
+        class CountReporter:
+            def render(self, model, cache=None, *, width=100):
+                return f"{len(model.hook_dict)} hook points"
+
+
+        @hookimpl
+        def hookpoints_reporters():
+            yield Reporter("count", "how many hook points", CountReporter, priority=-5)
+    """
+    raise NotImplementedError  # pragma: no cover
+
+
+HOOKSPEC_NAMES = ("hookpoints_conversion_steps", "hookpoints_alias_schemes", "hookpoints_reporters")

@@ -1,0 +1,203 @@
+"""Conformance checks for plugin authors: call them from your plugin's own tests.
+
+Each check raises ``AssertionError`` with a message that names the contribution and what
+was expected, and returns nothing on success::
+
+    from hookpoints.testing import check_conversion_step, check_alias_scheme, check_reporter
+
+    def test_my_step():
+        check_conversion_step("my_step", params={"n_heads": 4}, shapes=[(2, 3, 8)])
+"""
+
+from __future__ import annotations
+
+import re
+import string
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from .descriptors import AliasScheme, ConversionStep, Reporter
+from .errors import NonInvertibleConversionError
+from .hook_point import HookPoint
+from .root import HookedRootModule
+
+DEFAULT_SHAPES: tuple[tuple[int, ...], ...] = ((2, 3, 8), (1, 5, 4, 8), (4, 8))
+DEFAULT_DTYPES: tuple[torch.dtype, ...] = (torch.float32, torch.float64, torch.bfloat16)
+
+
+def _inputs(shapes: Iterable[Sequence[int]], dtypes: Iterable[torch.dtype]) -> Iterable[tuple[str, Tensor]]:
+    generator = torch.Generator().manual_seed(0)
+    for shape in shapes:
+        for dtype in dtypes:
+            base = torch.randn(*shape, generator=generator).to(dtype)
+            yield f"contiguous {tuple(shape)} {dtype}", base
+            if len(shape) >= 2:
+                # Same shape and values, but a transposed (non-contiguous) memory layout.
+                strided = base.transpose(-1, -2).contiguous().transpose(-1, -2)
+                assert not strided.is_contiguous() or shape[-1] == 1 or shape[-2] == 1
+                yield f"non-contiguous {tuple(shape)} {dtype}", strided
+
+
+def check_conversion_step(
+    step: ConversionStep | str,
+    params: Mapping[str, Any] | None = None,
+    shapes: Iterable[Sequence[int]] = DEFAULT_SHAPES,
+    dtypes: Iterable[torch.dtype] = DEFAULT_DTYPES,
+) -> None:
+    """Check a conversion step on several shapes, dtypes and memory layouts.
+
+    Invertible steps: ``revert(convert(x))`` equals ``x`` exactly, with x's shape, dtype and
+    device; gradients flow through both directions. Read-only steps (``invertible=False``):
+    ``convert`` works and ``revert`` raises :class:`NonInvertibleConversionError`.
+    """
+    from .registry import CONVERSIONS
+
+    descriptor = CONVERSIONS.get(step) if isinstance(step, str) else step
+    label = f"conversion step {descriptor.name!r}"
+    conversion = descriptor.factory(**dict(params or {}))
+    for attr in ("convert", "revert"):
+        assert callable(getattr(conversion, attr, None)), f"{label}: its object has no {attr}() method"
+    for case, x in _inputs(shapes, dtypes):
+        view = conversion.convert(x)
+        assert isinstance(view, Tensor), f"{label} ({case}): convert returned {type(view).__name__}"
+        assert view.device == x.device, f"{label} ({case}): convert moved the tensor to {view.device}"
+        if not descriptor.invertible:
+            try:
+                conversion.revert(view)
+            except NonInvertibleConversionError:
+                continue
+            raise AssertionError(
+                f"{label} is declared read-only but revert() did not raise NonInvertibleConversionError"
+            )
+        back = conversion.revert(view)
+        assert isinstance(back, Tensor), f"{label} ({case}): revert returned {type(back).__name__}"
+        assert back.shape == x.shape, (
+            f"{label} ({case}): revert gave shape {tuple(back.shape)}, expected {tuple(x.shape)}"
+        )
+        assert back.dtype == x.dtype, f"{label} ({case}): revert gave dtype {back.dtype}, expected {x.dtype}"
+        assert back.device == x.device, f"{label} ({case}): revert gave device {back.device}"
+        assert torch.equal(back, x), f"{label} ({case}): revert(convert(x)) differs from x"
+        if x.dtype.is_floating_point:
+            leaf = x.detach().clone().requires_grad_(True)
+            conversion.revert(conversion.convert(leaf) * 2).sum().backward()
+            assert leaf.grad is not None, f"{label} ({case}): no gradient flowed through convert and revert"
+            assert torch.allclose(leaf.grad.float(), torch.full(x.shape, 2.0)), (
+                f"{label} ({case}): gradient through convert/revert is wrong"
+            )
+
+
+_FIELD = re.compile(r"\{(\w+)\}")
+
+
+def _fields(pattern: str) -> set[str]:
+    return {f for _, f, _, _ in string.Formatter().parse(pattern) if f}
+
+
+def _pattern(pattern: str) -> re.Pattern[str]:
+    """``blocks.{layer}.x`` -> a regex matching ``blocks.3.x`` with group ``layer``."""
+    parts = re.split(r"(\{\w+\})", pattern)
+    body = "".join(f"(?P<{p[1:-1]}>[^.]+)" if _FIELD.fullmatch(p) else re.escape(p) for p in parts)
+    return re.compile(f"^{body}$")
+
+
+def _matches(pattern: str, names: Iterable[str]) -> dict[str, dict[str, str]]:
+    regex = _pattern(pattern)
+    return {name: m.groupdict() for name in names if (m := regex.match(name))}
+
+
+def check_alias_scheme(scheme: AliasScheme | str, model: HookedRootModule | None = None) -> None:
+    """Check an alias scheme: well-formed, acyclic, unambiguous, and (with ``model``) resolvable.
+
+    - every ``{field}`` of an alias appears in its target and vice versa;
+    - no alias is the target (or alias) of another rule: no chains, no cycles;
+    - conversion chains name installed conversion steps that build with their params;
+    - with a model: every rule resolves to at least one hook point, and no alias name is
+      produced twice (which would make a hook fire twice).
+    """
+    from .registry import ALIASES, CONVERSIONS
+
+    descriptor = ALIASES.get(scheme) if isinstance(scheme, str) else scheme
+    label = f"alias scheme {descriptor.name!r}"
+    rules = descriptor.rules_for(model)
+    assert rules, f"{label} has no rules" + (f" for {type(model).__name__}" if model is not None else "")
+    aliases = [r.alias for r in rules]
+    duplicates = sorted({a for a in aliases if aliases.count(a) > 1})
+    assert not duplicates, f"{label}: aliases defined twice: {duplicates}"
+    for rule in rules:
+        assert _fields(rule.alias) == _fields(rule.target), (
+            f"{label}: alias {rule.alias!r} and target {rule.target!r} use different fields"
+        )
+        sample = rule.target.format(**dict.fromkeys(_fields(rule.target), "0"))
+        for other in rules:
+            assert not _pattern(other.alias).match(sample), (
+                f"{label}: target {rule.target!r} is itself an alias ({other.alias!r}): "
+                "chains and cycles are not allowed"
+            )
+        for step, params in rule.conversions:
+            CONVERSIONS.create(step, **dict(params))
+    if model is not None:
+        names = list(model.hook_dict)
+        produced: list[str] = []
+        for rule in rules:
+            found = _matches(rule.target, names)
+            assert found, (
+                f"{label}: alias {rule.alias!r} expects hook point {rule.target!r}; "
+                f"{type(model).__name__} has none"
+            )
+            produced += [rule.alias.format(**groups) for groups in found.values()]
+        twice = sorted({p for p in produced if produced.count(p) > 1})
+        assert not twice, f"{label}: alias names produced by several rules (a hook would fire twice): {twice}"
+
+
+class _EmptyModel(HookedRootModule):
+    def __init__(self) -> None:
+        super().__init__()
+        self.setup()
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x
+
+
+class _SampleModel(HookedRootModule):
+    def __init__(self) -> None:
+        super().__init__()
+        self.hook_in = HookPoint()
+        self.proj = nn.Linear(4, 4)
+        self.hook_out = HookPoint()
+        self.setup()
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.hook_out(self.proj(self.hook_in(x)))  # type: ignore[no-any-return]
+
+
+def _probe(t: Tensor, *, hook: HookPoint) -> None:
+    return None
+
+
+def check_reporter(reporter: Reporter | str, width: int = 80) -> None:
+    """Render an empty model, a hooked model and a cached run; each must be text within ``width``."""
+    from .registry import REPORTERS
+
+    descriptor = REPORTERS.get(reporter) if isinstance(reporter, str) else reporter
+    label = f"reporter {descriptor.name!r}"
+    instance = descriptor.factory()
+    model = _SampleModel()
+    handle = model.add_hook("hook_in", _probe)
+    with torch.no_grad():
+        _, cache = model.run_with_cache(torch.ones(2, 4))
+    cases: list[tuple[str, Any, Any]] = [
+        ("an empty model", _EmptyModel(), None),
+        ("a hooked model", model, None),
+        ("a cached run", model, cache),
+    ]
+    try:
+        for case, target, run_cache in cases:
+            text = instance.render(target, run_cache, width=width)
+            assert isinstance(text, str) and text.strip(), f"{label}: rendering {case} gave no text"
+            too_wide = [line for line in text.splitlines() if len(line) > width]
+            assert not too_wide, f"{label}: rendering {case} has lines wider than {width}: {too_wide[0]!r}"
+    finally:
+        handle.remove()

@@ -1,0 +1,63 @@
+"""The plugin module named by the entry point: one ``@hookimpl`` per hookspec it implements.
+
+Keep this module light: it is imported when hookpoints first looks up a registry. Import
+heavy dependencies inside the factories instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import torch
+
+from hookpoints import hookimpl
+from hookpoints.descriptors import AliasRule, AliasScheme, ConversionStep, Reporter
+
+
+class TemplateScale:
+    """A reversible view: the activation times ``factor`` (revert divides it back)."""
+
+    def __init__(self, factor: float = 2.0) -> None:
+        if factor == 0:
+            raise ValueError("template_scale: factor must be non-zero to be reversible")
+        self.factor = factor
+
+    def convert(self, x: torch.Tensor) -> torch.Tensor:
+        return x * self.factor
+
+    def revert(self, x: torch.Tensor) -> torch.Tensor:
+        return x / self.factor
+
+
+class TemplateReporter:
+    """A one-line summary: how many hook points, how many hooked, how many captured."""
+
+    def render(self, model: Any, cache: Mapping[str, Any] | None = None, *, width: int = 100) -> str:
+        points = model.hook_dict
+        hooked = sum(1 for p in points.values() if p.fwd_hooks or p.bwd_hooks)
+        captured = sum(1 for n in points if cache is not None and n in cache)
+        return f"template: {len(points)} points, {hooked} hooked, {captured} captured"[:width]
+
+
+@hookimpl
+def hookpoints_conversion_steps() -> Iterator[ConversionStep]:
+    # Exactly reversible for factors that are powers of two (the conformance check is exact).
+    yield ConversionStep("template_scale", "multiply by a factor", TemplateScale, parameters=("factor",))
+
+
+@hookimpl
+def hookpoints_alias_schemes() -> Iterator[AliasScheme]:
+    yield AliasScheme(
+        "template",
+        "short names for TinyGPT-style models",
+        rules=(
+            AliasRule("template_embed", "hook_embed"),
+            AliasRule("template_resid_{layer}", "blocks.{layer}.hook_resid_post"),
+        ),
+    )
+
+
+@hookimpl
+def hookpoints_reporters() -> Iterator[Reporter]:
+    yield Reporter("template", "one-line summary", TemplateReporter, priority=-20)
