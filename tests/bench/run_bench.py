@@ -321,6 +321,54 @@ def bench_compile(ours: TinyGPT) -> None:
     torch._dynamo.reset()
 
 
+def bench_import_and_plugins(repeats: int = 5) -> None:
+    """import cost of hookpoints on top of torch, and first registry use with 5 plugins."""
+    import subprocess
+    import tempfile
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+    from tests.hookpoints.plugin_dists import GOOD, build_wheel, pip_install
+
+    probe = (
+        "import time; t0 = time.perf_counter(); import torch; t1 = time.perf_counter()\n"
+        "import hookpoints; t2 = time.perf_counter()\n"
+        "hookpoints.conversions.available(); hookpoints.reporters.available(); t3 = time.perf_counter()\n"
+        "print(t1 - t0, t2 - t1, t3 - t2)\n"
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        wheels = []
+        for i in range(5):  # five plugins, each with a conversion step and a reporter
+            code = GOOD.replace('"scale"', f'"scale{i}"').replace('"count"', f'"count{i}"')
+            wheels.append(
+                build_wheel(
+                    root, f"hp-bench-{i}", "1.0", {f"bench{i}": f"hp_bench_{i}"}, {f"hp_bench_{i}": code}
+                )
+            )
+        pip_install(wheels, root / "site")
+        import os
+
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(root / "site"), *sys.path]))
+        runs = [
+            [
+                float(v)
+                for v in subprocess.run(
+                    [sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True
+                ).stdout.split()
+            ]
+            for _ in range(repeats)
+        ]
+    torch_s, hp_s, reg_s = (statistics.median(col) for col in zip(*runs, strict=True))
+    row(
+        "import hookpoints after import torch (ms)",
+        f"{hp_s * 1e3:.1f} ms",
+        f"torch {torch_s * 1e3:.0f} ms",
+        "target <= 50 ms on top of torch",
+    )
+    row("first registry use, 5 plugins installed (ms)", f"{reg_s * 1e3:.1f} ms", "-", "target <= 30 ms")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=15)
@@ -340,6 +388,7 @@ def main() -> None:
     bench_scaling(rounds, 500)
     bench_backward(ours, rounds, 10)
     bench_compile(ours)
+    bench_import_and_plugins()
 
 
 if __name__ == "__main__":

@@ -458,3 +458,31 @@ def test_point_returns_to_fast_path_after_hooks_removed() -> None:
     handle.remove()
     x = torch.zeros(1)
     assert hp(x) is x and hp._slow is False
+
+
+class SelectFirstHalf(BaseTensorConversion):
+    """A partial view: revert needs the original to rebuild the full tensor."""
+
+    def handle_conversion(self, x: torch.Tensor, *ctx: object) -> torch.Tensor:
+        return x[..., : x.shape[-1] // 2]
+
+    def handle_revert(self, view: torch.Tensor, *ctx: torch.Tensor) -> torch.Tensor:
+        (original,) = ctx
+        return torch.cat([view, original[..., view.shape[-1] :]], dim=-1)
+
+
+def test_revert_receives_the_original_for_partial_views() -> None:
+    hp = HookPoint()
+    hp.enable_reshape(SelectFirstHalf())
+    hp.add_hook(lambda t, hook: t * 0)
+    out = hp(torch.arange(1.0, 5.0))
+    assert torch.equal(out, torch.tensor([0.0, 0.0, 3.0, 4.0]))
+
+
+def test_partial_view_backward_writes_gradient_back() -> None:
+    hp = HookPoint()
+    hp.enable_reshape(SelectFirstHalf())
+    hp.add_hook(lambda g, hook: g * 10, dir="bwd")
+    x = torch.ones(4, requires_grad=True)
+    (hp(x * 1) * torch.arange(1.0, 5.0)).sum().backward()
+    assert torch.equal(x.grad, torch.tensor([10.0, 20.0, 3.0, 4.0]))

@@ -60,6 +60,9 @@ class BaseTensorConversion:
     def revert(self, input_value: Any, *full_context: Any) -> Any:
         """Map an edited view back to the model's layout.
 
+        ``full_context`` holds the original activation when called by a hook point, so a
+        partial view can be written back into the full tensor.
+
         Raises :class:`NonInvertibleConversionError` unless the subclass implements
         :meth:`handle_revert`: a silent identity would drop or misplace the hook's edit.
         """

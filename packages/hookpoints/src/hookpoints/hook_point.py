@@ -18,6 +18,7 @@ where a future thread- or task-local scope would filter hooks.
 from __future__ import annotations
 
 import functools
+import inspect
 import re
 from collections.abc import Callable, Iterable
 from typing import Any, Literal, TypeVar
@@ -78,6 +79,18 @@ class AliasedHookPoint:
         return f"AliasedHookPoint({self._alias_name!r} -> {self._target.name!r})"
 
 
+def _accepts_second_argument(method: Callable[..., Any]) -> bool:
+    """Whether ``method(view, original)`` is a valid call (TL's ``*full_context`` counts)."""
+    try:
+        params = list(inspect.signature(method).parameters.values())
+    except (TypeError, ValueError):
+        return False
+    if any(p.kind is p.VAR_POSITIONAL for p in params):
+        return True
+    positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    return len(positional) >= 2
+
+
 def _layer_of(name: str | None) -> int:
     if name is None:
         raise ValueError("this hook point has no name yet (setup() names hook points)")
@@ -112,6 +125,7 @@ class HookPoint(nn.Module):
         self.ctx: dict[Any, Any] = {}
         self.name: str | None = name
         self.hook_conversion: Any = None
+        self._revert_takes_original = False
         self.backward_scale: float = 1.0
         self.pos_dim = pos_dim
         self.check_shape = check_shape
@@ -205,7 +219,7 @@ class HookPoint(nn.Module):
                 changed = True
         if not changed:
             return x
-        return self._revert(view) if conversion is not None else view
+        return self._revert(view, x) if conversion is not None else view
 
     def _dispatch_backward(self, calls: tuple[_Call, ...], grad: Tensor) -> Tensor | None:
         scale = self.backward_scale
@@ -228,11 +242,19 @@ class HookPoint(nn.Module):
                 changed = True
         if not changed:
             return None
-        out = self._revert(view) if conversion is not None else view
+        out = self._revert(view, seen) if conversion is not None else view
         return out / scale if scale != 1.0 else out
 
-    def _revert(self, view: Any) -> Any:
+    def _revert(self, view: Any, original: Any) -> Any:
+        """Write an edited view back; conversions that accept it also get the original tensor.
+
+        Passing the original (``revert(view, original)``, TransformerLens's ``*full_context``
+        slot) lets a conversion that selects part of a tensor (q out of a fused qkv) write the
+        edit back into the full tensor without keeping per-call state.
+        """
         try:
+            if self._revert_takes_original:
+                return self.hook_conversion.revert(view, original)
             return self.hook_conversion.revert(view)
         except NonInvertibleConversionError as exc:
             raise NonInvertibleConversionError(
@@ -433,6 +455,9 @@ class HookPoint(nn.Module):
                 f"and revert() methods, or None; got {type(hook_conversion).__name__}"
             )
         self.hook_conversion = hook_conversion
+        self._revert_takes_original = hook_conversion is not None and _accepts_second_argument(
+            hook_conversion.revert
+        )
 
     def layer(self) -> int:
         """The layer index in this point's name (the first integer path component)."""
