@@ -19,7 +19,7 @@ import nox
 ROOT = Path(__file__).parent
 CONSTRAINTS = ("-c", str(ROOT / "constraints.txt"))
 CORE = "packages/hookpoints"
-TEST_TOOLS = ("pytest>=8", "hypothesis>=6", "numpy")
+TEST_TOOLS = ("pytest>=8", "hypothesis>=6", "numpy", "jsonschema>=4")
 
 nox.options.sessions = ["tests", "lint", "typecheck"]
 nox.options.reuse_existing_virtualenvs = True

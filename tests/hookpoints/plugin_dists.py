@@ -73,8 +73,8 @@ class Scale:
 
 
 class Count:
-    def render(self, model, cache=None, *, width=100):
-        return f"{len(model.hook_dict)} hook points"
+    def render(self, report, *, width=100, color=False):
+        return f"{len(report.points)} hook points"
 
 
 @hookimpl

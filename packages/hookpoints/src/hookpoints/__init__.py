@@ -44,9 +44,12 @@ __all__ = [
     "NonInvertibleConversionError",
     "Slice",
     "TensorConversion",
+    "build_report",
+    "compare_caches",
     "format_hook_report",
     "hookimpl",
     "normalize_names_filter",
+    "record",
     "report",
 ]
 
@@ -58,6 +61,9 @@ _SUBMODULES = frozenset(
 _LAZY = {
     "format_hook_report": ("hookpoints.reporting", "format_hook_report"),
     "report": ("hookpoints.reporting", "report"),
+    "record": ("hookpoints.recording", "record"),
+    "build_report": ("hookpoints.report_data", "build_report"),
+    "compare_caches": ("hookpoints.report_data", "compare_caches"),
     "hookimpl": ("hookpoints.hookspecs", "hookimpl"),
     "TinyGPT": ("hookpoints.examples", "TinyGPT"),
     "TinyGPTConfig": ("hookpoints.examples", "TinyGPTConfig"),

@@ -84,9 +84,13 @@ class AliasScheme:
 
 @runtime_checkable
 class HookReporter(Protocol):
-    """What a reporter factory returns."""
+    """What a reporter factory returns: a renderer of :class:`~hookpoints.report_data.HookReport`.
 
-    def render(self, model: Any, cache: Mapping[str, Any] | None = None, *, width: int = 100) -> str: ...
+    ``render`` must keep every line within ``width`` characters (ANSI codes excluded) and
+    emit colour only when ``color`` is true.
+    """
+
+    def render(self, report: Any, *, width: int = 100, color: bool = False) -> str: ...
 
 
 @dataclass(frozen=True)

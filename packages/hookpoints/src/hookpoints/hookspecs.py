@@ -73,7 +73,10 @@ def hookpoints_alias_schemes() -> Iterable[AliasScheme]:
 
 @hookspec
 def hookpoints_reporters() -> Iterable[Reporter]:
-    """Contribute reporters: renderings of a model's hook points and a run's captures.
+    """Contribute reporters: renderings of a :class:`~hookpoints.report_data.HookReport`.
+
+    A reporter renders data the core collected (inventory, activations, comparison); it
+    never walks the model. Lines must fit ``width``; colour only when ``color`` is true.
 
     Example::
 
@@ -82,8 +85,8 @@ def hookpoints_reporters() -> Iterable[Reporter]:
 
 
         class CountReporter:
-            def render(self, model, cache=None, *, width=100):
-                return f"{len(model.hook_dict)} hook points"
+            def render(self, report, *, width=100, color=False):
+                return f"{len(report.points)} hook points"[:width]
 
 
         @hookimpl

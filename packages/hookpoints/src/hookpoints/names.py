@@ -85,6 +85,5 @@ def hook_display_name(fn: Any) -> str:
         return f"partial({hook_display_name(fn.func)}, ...)"
     qualname = getattr(fn, "__qualname__", None)
     if isinstance(qualname, str):
-        module = getattr(fn, "__module__", None)
-        return f"{module}.{qualname}" if module and module != "__main__" else qualname
+        return qualname.replace("<locals>.", "")  # "run.<locals>.save" -> "run.save"
     return f"<{type(fn).__qualname__} object>"

@@ -177,27 +177,50 @@ def _probe(t: Tensor, *, hook: HookPoint) -> None:
     return None
 
 
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+
 def check_reporter(reporter: Reporter | str, width: int = 80) -> None:
-    """Render an empty model, a hooked model and a cached run; each must be text within ``width``."""
+    """Render five reports within ``width``: an empty model, a hooked model, a cached run,
+    a recorded run with a never-fired point and a planted NaN, and a cache comparison.
+
+    Each must give non-empty text, every line at most ``width`` characters (ANSI colour codes
+    excluded), and no colour codes unless ``color=True`` is asked for.
+    """
+    from .recording import record
     from .registry import REPORTERS
+    from .report_data import build_report
 
     descriptor = REPORTERS.get(reporter) if isinstance(reporter, str) else reporter
     label = f"reporter {descriptor.name!r}"
     instance = descriptor.factory()
     model = _SampleModel()
     handle = model.add_hook("hook_in", _probe)
-    with torch.no_grad():
-        _, cache = model.run_with_cache(torch.ones(2, 4))
-    cases: list[tuple[str, Any, Any]] = [
-        ("an empty model", _EmptyModel(), None),
-        ("a hooked model", model, None),
-        ("a cached run", model, cache),
-    ]
     try:
-        for case, target, run_cache in cases:
-            text = instance.render(target, run_cache, width=width)
-            assert isinstance(text, str) and text.strip(), f"{label}: rendering {case} gave no text"
-            too_wide = [line for line in text.splitlines() if len(line) > width]
-            assert not too_wide, f"{label}: rendering {case} has lines wider than {width}: {too_wide[0]!r}"
+        with torch.no_grad():
+            _, cache = model.run_with_cache(torch.ones(2, 4))
+            with record(model) as run:
+                model.hook_in(torch.tensor([[float("nan"), 1.0, 2.0, 3.0]]))  # hook_out never fires
+            _, patched_cache = model.run_with_cache(torch.full((2, 4), 2.0))
+        cases = [
+            ("an empty model", build_report(_EmptyModel())),
+            ("a hooked model", build_report(model)),
+            ("a cached run", build_report(model, cache)),
+            ("a recorded run", build_report(model, run=run)),
+            ("a comparison", build_report(model, cache, compare=(cache, patched_cache))),
+        ]
+        for case, data in cases:
+            for color in (False, True):
+                text = instance.render(data, width=width, color=color)
+                assert isinstance(text, str) and text.strip(), f"{label}: rendering {case} gave no text"
+                if not color:
+                    assert not _ANSI.search(text), (
+                        f"{label}: rendering {case} emitted colour codes with color=False"
+                    )
+                plain = _ANSI.sub("", text)
+                too_wide = [line for line in plain.splitlines() if len(line) > width]
+                assert not too_wide, (
+                    f"{label}: rendering {case} has lines wider than {width}: {too_wide[0]!r}"
+                )
     finally:
         handle.remove()

@@ -6,13 +6,13 @@ heavy dependencies inside the factories instead.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from typing import Any
+from collections.abc import Iterator
 
 import torch
 
 from hookpoints import hookimpl
 from hookpoints.descriptors import AliasRule, AliasScheme, ConversionStep, Reporter
+from hookpoints.report_data import HookReport
 
 
 class TemplateScale:
@@ -31,13 +31,12 @@ class TemplateScale:
 
 
 class TemplateReporter:
-    """A one-line summary: how many hook points, how many hooked, how many captured."""
+    """A one-line summary: how many hook points, how many hooked, how many with activations."""
 
-    def render(self, model: Any, cache: Mapping[str, Any] | None = None, *, width: int = 100) -> str:
-        points = model.hook_dict
-        hooked = sum(1 for p in points.values() if p.fwd_hooks or p.bwd_hooks)
-        captured = sum(1 for n in points if cache is not None and n in cache)
-        return f"template: {len(points)} points, {hooked} hooked, {captured} captured"[:width]
+    def render(self, report: HookReport, *, width: int = 100, color: bool = False) -> str:
+        summary = report.summary()
+        text = f"template: {summary['hook_points']} points, {summary['hooked']} hooked, "
+        return (text + f"{summary['with_activation']} captured")[:width]
 
 
 @hookimpl

@@ -1,0 +1,191 @@
+"""Render a :class:`hookpoints.report_data.HookReport` with rich.
+
+Layout: a table of hook points (nested names indented like a tree), statistics, fired counts
+and attached hooks; NaN in red, Inf in yellow, never-fired points in red, hooked points in
+cyan; then the comparison table with the first divergence marked. Without activations the
+inventory is drawn as a module tree. Everything fits the given width (rich wraps and folds).
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+from rich.console import Console, Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+from rich.tree import Tree
+
+from hookpoints.report_data import CacheComparison, HookReport, PointReport
+
+
+def _num(value: float | None) -> str:
+    if value is None:
+        return "-"
+    if value == 0:
+        return "0"
+    if abs(value) >= 1e4 or abs(value) < 1e-3:
+        return f"{value:.2e}"
+    return f"{value:.4g}"
+
+
+def _hooks_text(point: PointReport) -> Text:
+    text = Text()
+    for i, hook in enumerate(point.hooks):
+        if i:
+            text.append(", ")
+        text.append(f"{hook.dir}:", style="dim")
+        text.append(hook.hook, style="bold cyan" if hook.permanent else "cyan")
+        if hook.aliases:
+            text.append(f" as {', '.join(hook.aliases)}", style="dim")
+    return text if point.hooks else Text("-", style="dim")
+
+
+def _points_table(report: HookReport) -> Table:
+    with_stats = any(p.stats is not None for p in report.points)
+    table = Table(title=f"{report.model}: hook points", title_justify="left", expand=False, pad_edge=False)
+    table.add_column("hook point", overflow="fold", ratio=3, min_width=10)
+    table.add_column("shape", no_wrap=True)
+    if with_stats:
+        table.add_column("mean", justify="right", no_wrap=True)
+        table.add_column("absmax", justify="right", no_wrap=True)
+        table.add_column("nan/inf", justify="right", no_wrap=True)
+    if report.recorded:
+        table.add_column("fired", justify="right", no_wrap=True)
+    table.add_column("hooks", overflow="fold", ratio=2, min_width=6)
+    for point in report.points:
+        prefix, _, leaf = point.name.rpartition(".")
+        name = Text()
+        name.append(f"{prefix}." if prefix else "", style="dim")
+        name.append(leaf, style="bold cyan" if point.hooks else "")
+        row: list[RenderableType] = [name]
+        stats = point.stats
+        if stats is None:
+            row.append(Text("never fired", style="bold red") if point.never_fired else Text("-", style="dim"))
+        else:
+            row.append("x".join(map(str, stats.shape)) or "scalar")
+        if with_stats:
+            if stats is None:
+                row += ["-", "-", "-"]
+            else:
+                anomaly = Text(f"{stats.nan}/{stats.inf}" if stats.anomalous else "-")
+                if stats.nan:
+                    anomaly.stylize("bold red")
+                elif stats.inf:
+                    anomaly.stylize("yellow")
+                row += [_num(stats.mean), _num(stats.absmax), anomaly]
+        if report.recorded:
+            row.append(Text(str(point.fired), style="bold red" if point.never_fired else ""))
+        row.append(_hooks_text(point))
+        table.add_row(*row)
+    return table
+
+
+def _inventory_tree(report: HookReport) -> Tree:
+    tree = Tree(Text(report.model, style="bold"))
+    nodes: dict[str, Tree] = {"": tree}
+    for point in report.points:
+        parts = point.name.split(".")
+        for depth in range(1, len(parts)):
+            prefix = ".".join(parts[:depth])
+            if prefix not in nodes:
+                nodes[prefix] = nodes[".".join(parts[: depth - 1])].add(Text(parts[depth - 1], style="dim"))
+        label = Text(parts[-1], style="cyan" if point.hooks else "")
+        if point.hooks:
+            label.append("  ")
+            label.append_text(_hooks_text(point))
+        nodes[".".join(parts[:-1])].add(label)
+    return tree
+
+
+def _comparison_table(comparison: CacheComparison, top: int = 10) -> Table:
+    first = comparison.first_divergence
+    title = f"clean vs patched: first divergence at {first}" if first else "clean vs patched: no divergence"
+    table = Table(title=title, title_justify="left", pad_edge=False)
+    table.add_column("hook point", overflow="fold")
+    table.add_column("max |diff|", justify="right", no_wrap=True)
+    table.add_column("rel norm", justify="right", no_wrap=True)
+    for diff in comparison.diffs[:top]:
+        if not (diff.shapes_differ or diff.max_abs_diff > comparison.atol):
+            continue
+        name = Text(diff.name, style="bold magenta" if diff.name == first else "")
+        table.add_row(
+            name, "shape differs" if diff.shapes_differ else _num(diff.max_abs_diff), _num(diff.rel_norm)
+        )
+    return table
+
+
+def _summary(report: HookReport) -> Text:
+    summary = report.summary()
+    text = Text(f"{summary['hook_points']} hook points, {summary['hooked']} hooked")
+    if summary["with_activation"]:
+        text.append(f", {summary['with_activation']} with activations")
+    if report.recorded and report.never_fired:
+        text.append(f"\nnever fired ({len(report.never_fired)}): ", style="bold red")
+        text.append(", ".join(report.never_fired))
+    nan_points = [p.name for p in report.points if p.stats is not None and p.stats.nan]
+    if nan_points:
+        text.append(f"\nNaN at ({len(nan_points)}): ", style="bold red")
+        text.append(", ".join(nan_points))
+    return text
+
+
+def renderable(report: HookReport) -> RenderableType:
+    """The rich renderable for ``report`` (print it on your own Console for live colour)."""
+    parts: list[RenderableType] = []
+    if not report.points:
+        parts.append(Text(f"{report.model}: no hook points", style="dim"))
+    elif report.recorded or report.captured:
+        parts.append(_points_table(report))
+    else:
+        parts.append(_inventory_tree(report))
+    parts.append(_summary(report))
+    if report.comparison is not None:
+        parts.append(_comparison_table(report.comparison))
+    return Group(*parts)
+
+
+def _console(width: int, color: bool, record: bool = False) -> Console:
+    return Console(
+        file=io.StringIO(),
+        width=width,
+        force_terminal=color,
+        no_color=not color,
+        color_system="truecolor" if color else None,
+        record=record,
+        legacy_windows=False,
+        soft_wrap=False,
+    )
+
+
+class RichReporter:
+    """The ``rich`` reporter."""
+
+    def render(self, report: HookReport, *, width: int = 100, color: bool = False) -> str:
+        console = _console(width, color)
+        console.print(renderable(report))
+        output = console.file.getvalue()  # type: ignore[attr-defined]
+        return str(output).rstrip("\n")
+
+    def export_svg(
+        self, report: HookReport, path: str | Path, *, width: int = 100, title: str = "hookpoints"
+    ) -> Path:
+        return export_svg(report, path, width=width, title=title)
+
+
+def export_svg(report: HookReport, path: str | Path, *, width: int = 100, title: str = "hookpoints") -> Path:
+    """Write the report as an SVG picture (rich's own export) and return the path."""
+    console = _console(width, color=True, record=True)
+    console.print(renderable(report))
+    path = Path(path)
+    console.save_svg(str(path), title=title)
+    return path
+
+
+def export_html(report: HookReport, path: str | Path, *, width: int = 100) -> Path:
+    """Write the report as standalone HTML (rich's own export) and return the path."""
+    console = _console(width, color=True, record=True)
+    console.print(renderable(report))
+    path = Path(path)
+    console.save_html(str(path))
+    return path

@@ -1,0 +1,112 @@
+"""The rich reporter: default when installed, conformance, snapshots, colour, SVG/HTML export."""
+
+from __future__ import annotations
+
+import re
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+import torch
+from hookpoints_rich import RichReporter, export_html, export_svg
+
+import hookpoints
+from hookpoints import HookedRootModule, HookPoint, build_report, record
+from hookpoints.testing import check_reporter
+
+SNAPSHOTS = Path(__file__).parent / "snapshots"
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+class Arith(HookedRootModule):
+    def __init__(self) -> None:
+        super().__init__()
+        self.hook_in = HookPoint()
+        self.block = torch.nn.Module()
+        self.block.hook_mid = HookPoint()
+        self.block.hook_unused = HookPoint()
+        self.hook_out = HookPoint()
+        self.setup()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.hook_out(self.block.hook_mid(self.hook_in(x) * 2) + 1)
+
+
+def plant_nan(t: torch.Tensor, *, hook: HookPoint) -> torch.Tensor:
+    t = t.clone()
+    t[0, 0] = float("nan")
+    return t
+
+
+def reports() -> dict[str, hookpoints.report_data.HookReport]:
+    model = Arith()
+    x = torch.tensor([[1.0, 2.0], [3.0, 4.0]])
+    with torch.no_grad():
+        _, clean = model.run_with_cache(x)
+        with model.hooks([("block.hook_mid", plant_nan)]):
+            _, patched = model.run_with_cache(x)
+            with record(model) as run:
+                model(x)
+            inventory = build_report(model)
+    for entry in run.points.values():
+        entry.hook_seconds = 0.0
+    return {
+        "inventory": inventory,
+        "run": build_report(model, run=run),
+        "comparison": build_report(model, clean, compare=(clean, patched)),
+    }
+
+
+def test_rich_is_the_default_reporter_when_installed() -> None:
+    assert hookpoints.reporters.default().name == "rich"
+    assert hookpoints.reporters.source("rich").distribution == "hookpoints-rich"
+
+
+@pytest.mark.parametrize("width", [50, 80, 120])
+def test_conforms(width: int) -> None:
+    check_reporter("rich", width=width)
+
+
+@pytest.mark.parametrize("case", ["inventory", "run", "comparison"])
+def test_snapshots(case: str) -> None:
+    text = RichReporter().render(reports()[case], width=80)
+    path = SNAPSHOTS / f"rich-{case}-80.txt"
+    if not path.exists():
+        SNAPSHOTS.mkdir(exist_ok=True)
+        path.write_text(text + "\n")
+    assert text == path.read_text().rstrip("\n")
+
+
+def test_colour_marks_nan_and_never_fired_only_when_asked() -> None:
+    report = reports()["run"]
+    plain = RichReporter().render(report, width=100)
+    coloured = RichReporter().render(report, width=100, color=True)
+    assert not ANSI.search(plain) and ANSI.search(coloured)
+    assert ANSI.sub("", coloured) == plain
+    red = "\x1b[1;31m"
+    unused_row = next(line for line in coloured.splitlines() if "hook_unused" in line and "│" in line)
+    assert f"{red}never fired\x1b[0m" in unused_row
+    nan_row = next(line for line in coloured.splitlines() if "hook_mid" in line and "│" in line)
+    assert f"{red}1/0\x1b[0m" in nan_row
+    clean_row = next(line for line in coloured.splitlines() if "hook_in" in line and "│" in line)
+    assert red not in clean_row
+
+
+def test_svg_export_is_a_valid_svg_naming_the_points(tmp_path: Path) -> None:
+    path = export_svg(reports()["run"], tmp_path / "report.svg", width=90)
+    root = ET.parse(path).getroot()
+    assert root.tag.endswith("svg")
+    text = path.read_text()
+    for name in ("hook_mid", "hook_unused", "never", "fired"):
+        assert name in text
+
+
+def test_html_export(tmp_path: Path) -> None:
+    path = export_html(reports()["comparison"], tmp_path / "report.html", width=90)
+    html = path.read_text()
+    assert html.lstrip().lower().startswith("<!doctype html") and "first divergence at" in html
+
+
+def test_report_function_uses_rich_by_default() -> None:
+    text = hookpoints.report(Arith(), width=60)
+    assert "Arith" in text and "hook_mid" in text and max(len(line) for line in text.splitlines()) <= 60
