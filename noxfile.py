@@ -132,11 +132,34 @@ def typecheck(session: nox.Session) -> None:
     session.run("mypy")
 
 
+RICH = "plugins/hookpoints-rich"
+
+
 @nox.session
 def docs(session: nox.Session) -> None:
-    """Build the documentation site with --strict (warnings are errors)."""
+    """Build the documentation site with --strict (warnings are errors).
+
+    The report picture in docs/reports.md is generated here (never committed).
+    """
     session.install(*CONSTRAINTS, "torch==2.13.0", "mkdocs-material", "mkdocstrings[python]", "numpy")
-    session.install(*CONSTRAINTS, "-e", CORE)
+    session.install(*CONSTRAINTS, "-e", CORE, "-e", RICH)
+    (ROOT / "docs" / "assets").mkdir(exist_ok=True)
+    session.run(
+        "python",
+        "-m",
+        "hookpoints",
+        "report",
+        "hookpoints.examples:TinyGPT",
+        "--input",
+        "torch.randint(0, 1000, (1, 8))",
+        "--reporter",
+        "rich",
+        "--width",
+        "110",
+        "--svg",
+        str(ROOT / "docs" / "assets" / "report.svg"),
+        silent=True,
+    )
     session.run("mkdocs", "build", "--strict", "-d", str(ROOT / "site"), env={"NO_MKDOCS_2_WARNING": "1"})
 
 
@@ -144,7 +167,7 @@ def docs(session: nox.Session) -> None:
 def demo(session: nox.Session) -> None:
     """The main job: cache, patch and report on the embedded TinyGPT model."""
     session.install(*CONSTRAINTS, "torch==2.13.0", "numpy")
-    session.install(*CONSTRAINTS, f"./{CORE}")
+    session.install(*CONSTRAINTS, f"./{CORE}", f"./{RICH}")  # the report at the end is rich's
     session.run("python", "-m", "hookpoints", "demo", *session.posargs)
 
 

@@ -296,6 +296,28 @@ def bench_backward(ours: TinyGPT, rounds: int, inner: int) -> None:
     )
 
 
+def bench_recording(ours: TinyGPT, rounds: int, inner: int) -> None:
+    import hookpoints
+
+    tokens = torch.randint(0, CFG.d_vocab, (1, 8), generator=torch.Generator().manual_seed(0))
+
+    def recorded() -> None:
+        with hookpoints.record(ours):
+            ours(tokens)
+
+    with torch.no_grad():
+        s = interleaved({"plain": lambda: ours(tokens), "recorded": recorded}, rounds, inner)
+    per_point = statistics.median(
+        (r - p) / len(ours.hook_dict) for r, p in zip(s["recorded"], s["plain"], strict=True)
+    )
+    row(
+        "hookpoints.record() on every point, 1x8 (cost per point)",
+        f"{per_point * 1e6:.1f} us",
+        f"{ratio(s, 'recorded', 'plain'):.2f}x fwd",
+        "off: nothing attached, no cost",
+    )
+
+
 def bench_compile(ours: TinyGPT) -> None:
     torch._dynamo.reset()
     tokens = torch.randint(0, CFG.d_vocab, (1, 8), generator=torch.Generator().manual_seed(0))
@@ -387,6 +409,7 @@ def main() -> None:
     bench_scope(ours, theirs, rounds, 200)
     bench_scaling(rounds, 500)
     bench_backward(ours, rounds, 10)
+    bench_recording(ours, rounds, 10)
     bench_compile(ours)
     bench_import_and_plugins()
 
