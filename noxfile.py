@@ -142,7 +142,7 @@ def docs(session: nox.Session) -> None:
     The report picture in docs/reports.md is generated here (never committed).
     """
     session.install(*CONSTRAINTS, "torch==2.13.0", "mkdocs-material", "mkdocstrings[python]", "numpy")
-    session.install(*CONSTRAINTS, "-e", CORE, "-e", RICH)
+    session.install(*CONSTRAINTS, "-e", CORE, "-e", RICH, "-e", "plugins/hookpoints-safetensors")
     (ROOT / "docs" / "assets").mkdir(exist_ok=True)
     session.run(
         "python",
@@ -175,5 +175,5 @@ def demo(session: nox.Session) -> None:
 def bench(session: nox.Session) -> None:
     """Overhead ratios against raw torch and TransformerLens 3.9, measured in the same run."""
     session.install(*CONSTRAINTS, "torch==2.13.0", "numpy", "transformer_lens==3.9.0")
-    session.install(*CONSTRAINTS, f"./{CORE}")
+    session.install(*CONSTRAINTS, f"./{CORE}", "./plugins/hookpoints-safetensors")
     session.run("python", "tests/bench/run_bench.py", *session.posargs, env={"OMP_NUM_THREADS": "1"})

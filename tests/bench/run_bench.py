@@ -19,6 +19,7 @@ import time
 import timeit
 import warnings
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -318,6 +319,77 @@ def bench_recording(ours: TinyGPT, rounds: int, inner: int) -> None:
     )
 
 
+def bench_sinks(ours: TinyGPT, n_batches: int = 200) -> None:
+    """Issue-7 shape: 200 batches of 4x64, resid_post of every layer."""
+    import shutil
+    import tempfile
+
+    import hookpoints
+
+    batches = [
+        torch.randint(0, CFG.d_vocab, (4, 64), generator=torch.Generator().manual_seed(i))
+        for i in range(n_batches)
+    ]
+    names = [f"blocks.{i}.hook_resid_post" for i in range(CFG.n_layers)]
+
+    def plain() -> None:
+        with torch.no_grad():
+            for b in batches:
+                ours(b)
+
+    def reduce() -> None:
+        hookpoints.capture(ours, batches, names, "reduce", progress=False)
+
+    s = interleaved({"plain": plain, "reduce": reduce}, rounds=3, inner=1)
+    row(
+        f"capture reduce sink, {n_batches} x 4x64, resid_post x{len(names)}",
+        fmt(ratio(s, "reduce", "plain")),
+        "-",
+        "target <= 1.10x plain forwards",
+    )
+    try:
+        from safetensors.torch import save_file
+    except ImportError:
+        row("safetensors sink", "skipped", "-", "hookpoints-safetensors not installed")
+        return
+    folder = Path(tempfile.mkdtemp())
+    try:
+        reader = hookpoints.capture(ours, batches[:50], names, "memory", progress=False)
+        per_batch = [
+            {f"{i}/{n}": reader[n][i * 4 : (i + 1) * 4].contiguous() for n in names} for i in range(50)
+        ]
+        nbytes = sum(t.numel() * t.element_size() for d in per_batch for t in d.values())
+
+        def raw() -> None:
+            for i, tensors in enumerate(per_batch):
+                save_file(tensors, str(folder / f"raw-{i}.safetensors"))
+
+        def sink(**params: Any) -> Callable[[], None]:
+            def run() -> None:
+                from hookpoints_safetensors import SafetensorsSink
+
+                target = SafetensorsSink(folder / "cap", overwrite=True, **params)
+                for i, tensors in enumerate(per_batch):
+                    for key, tensor in tensors.items():
+                        target.write(key.split("/", 1)[1], tensor, batch=i)
+                    target.end_batch(i)
+                target.finalize()
+
+            return run
+
+        t = interleaved({"raw": raw, "sink": sink(), "sink1": sink(shard_batches=1)}, rounds=5, inner=1)
+        mb = {k: nbytes / statistics.median(v) / 1e6 for k, v in t.items()}
+        for key, label in (("sink", "64 MB shards"), ("sink1", "a shard per batch")):
+            row(
+                f"safetensors sink, 50 x {nbytes / 50 / 1e6:.1f} MB ({label})",
+                f"{mb[key]:.0f} MB/s",
+                f"raw {mb['raw']:.0f} MB/s",
+                f"{mb[key] / mb['raw']:.2f}x of raw save_file per batch (target >= 0.7x)",
+            )
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 def bench_compile(ours: TinyGPT) -> None:
     torch._dynamo.reset()
     tokens = torch.randint(0, CFG.d_vocab, (1, 8), generator=torch.Generator().manual_seed(0))
@@ -347,7 +419,6 @@ def bench_import_and_plugins(repeats: int = 5) -> None:
     """import cost of hookpoints on top of torch, and first registry use with 5 plugins."""
     import subprocess
     import tempfile
-    from pathlib import Path
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
     from tests.hookpoints.plugin_dists import GOOD, build_wheel, pip_install
@@ -410,6 +481,7 @@ def main() -> None:
     bench_scaling(rounds, 500)
     bench_backward(ours, rounds, 10)
     bench_recording(ours, rounds, 10)
+    bench_sinks(ours, 40 if args.quick else 200)
     bench_compile(ours)
     bench_import_and_plugins()
 

@@ -14,7 +14,7 @@ import torch
 
 import hookpoints
 from hookpoints import HookPoint, hookimpl
-from hookpoints.descriptors import AliasRule, AliasScheme, ConversionStep, Reporter
+from hookpoints.descriptors import AliasRule, AliasScheme, CacheSink, ConversionStep, Reporter
 from hookpoints.plugins import HOST, PluginError, PluginWarning
 from hookpoints.registry import DuplicateNameError, UnknownNameError
 
@@ -148,6 +148,12 @@ class InProcess:
 
         yield Reporter("loud", "text, preferred", TextReporter, priority=20)
 
+    @hookimpl
+    def hookpoints_cache_sinks(self) -> Iterator[CacheSink]:
+        from hookpoints.sinks import MemorySink
+
+        yield CacheSink("keep", "memory again", MemorySink)
+
 
 @pytest.fixture
 def in_process() -> Iterator[str]:
@@ -160,6 +166,7 @@ def test_register_contributes_to_every_registry(in_process: str) -> None:
     assert "same" in hookpoints.conversions.available()
     assert hookpoints.aliases.get("short").rules_for()[0].target == "hook_in"
     assert hookpoints.reporters.default().name == "loud"  # priority is explicit data
+    assert hookpoints.sinks.source("keep").plugin == in_process
     assert hookpoints.conversions.source("same").plugin == in_process
     assert hookpoints.conversions.source("identity").distribution == "hookpoints"
 

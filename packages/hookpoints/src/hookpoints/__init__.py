@@ -45,6 +45,7 @@ __all__ = [
     "Slice",
     "TensorConversion",
     "build_report",
+    "capture",
     "compare_caches",
     "format_hook_report",
     "hookimpl",
@@ -56,12 +57,23 @@ __all__ = [
 # Heavier or optional parts, imported on first attribute access (pluggy and entry-point
 # scanning included: plugins load on the first registry use, never on import).
 _SUBMODULES = frozenset(
-    {"aliases", "conversions", "descriptors", "hookspecs", "plugins", "registry", "reporters", "testing"}
+    {
+        "aliases",
+        "conversions",
+        "descriptors",
+        "hookspecs",
+        "plugins",
+        "registry",
+        "reporters",
+        "sinks",
+        "testing",
+    }
 )
 _LAZY = {
     "format_hook_report": ("hookpoints.reporting", "format_hook_report"),
     "report": ("hookpoints.reporting", "report"),
     "record": ("hookpoints.recording", "record"),
+    "capture": ("hookpoints.capturing", "capture"),
     "build_report": ("hookpoints.report_data", "build_report"),
     "compare_caches": ("hookpoints.report_data", "compare_caches"),
     "hookimpl": ("hookpoints.hookspecs", "hookimpl"),

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from .conversion import IdentityConversion
-from .descriptors import AliasScheme, ConversionStep, Reporter
+from .descriptors import AliasScheme, CacheSink, ConversionStep, Reporter
 from .hookspecs import hookimpl
 
 
@@ -29,3 +29,22 @@ def hookpoints_reporters() -> Iterator[Reporter]:
 
     yield Reporter("text", "plain-text table of hook points, captures and hooks", TextReporter, priority=0)
     yield Reporter("json", "machine-readable JSON (schema hookpoints.report/1)", JsonReporter, priority=-10)
+
+
+@hookimpl
+def hookpoints_cache_sinks() -> Iterator[CacheSink]:
+    from .sinks import CallbackSink, CpuOffloadSink, MemorySink, ReduceSink
+
+    yield CacheSink("memory", "keep activations in memory (run_with_cache's default)", MemorySink)
+    yield CacheSink(
+        "cpu",
+        "offload CUDA activations to pinned host memory on a side stream",
+        CpuOffloadSink,
+        parameters=("pin_memory",),
+    )
+    yield CacheSink(
+        "reduce", "running mean/var/min/max per point, nothing kept", ReduceSink, parameters=("per_position",)
+    )
+    yield CacheSink(
+        "callback", "call fn(name, tensor, batch) for every activation", CallbackSink, parameters=("fn",)
+    )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import weakref
 from collections.abc import Iterator, MutableMapping
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -25,6 +26,17 @@ def _format_bytes(n: int) -> str:
             return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
         size /= 1024
     return f"{size:.1f} GiB"  # pragma: no cover
+
+
+def _safetensors_plugin(action: str) -> Any:
+    try:
+        import hookpoints_safetensors
+    except ImportError:
+        raise ImportError(
+            f"ActivationCache.{action} needs the hookpoints-safetensors plugin "
+            "(pip install hookpoints-safetensors)"
+        ) from None
+    return hookpoints_safetensors
 
 
 class ActivationCache(MutableMapping[str, Tensor]):
@@ -107,6 +119,16 @@ class ActivationCache(MutableMapping[str, Tensor]):
         names = list(self.cache_dict)
         shown = ", ".join(repr(n) for n in names[:4]) + (", …" if len(names) > 4 else "")
         return f"ActivationCache({len(names)} activations, {_format_bytes(self.total_bytes)}: {shown})"
+
+    def save(self, path: str | Path) -> Path:
+        """Write this cache to one safetensors file (needs ``hookpoints-safetensors``; never pickles)."""
+        return Path(_safetensors_plugin("save").save_cache(self, path))
+
+    @classmethod
+    def load(cls, path: str | Path) -> ActivationCache:
+        """Read a cache written by :meth:`save` (tensors on the CPU; no pickle involved)."""
+        loaded: ActivationCache = _safetensors_plugin("load").load_cache(path)
+        return loaded
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()

@@ -116,6 +116,45 @@ class Reporter:
             raise TypeError(f"Reporter {self.name!r}: factory must be callable")
 
 
+@runtime_checkable
+class ActivationSink(Protocol):
+    """Where captured activations go (what a cache-sink factory returns).
+
+    The capture loop calls ``write`` for every watched point each time it fires (inside the
+    forward pass, so it must be quick or hand work off), ``end_batch`` after each batch, and
+    ``finalize`` once at the end; ``finalize`` returns the result (a cache, statistics, a
+    path...). ``completed_batches`` lets a resumable sink skip batches it already holds.
+    """
+
+    def write(self, name: str, tensor: Any, *, batch: int) -> None: ...
+
+    def end_batch(self, batch: int) -> None: ...
+
+    def finalize(self) -> Any: ...
+
+
+@dataclass(frozen=True)
+class CacheSink:
+    """A destination for captured activations (``run_with_cache(sink=...)``, ``capture``).
+
+    Args:
+        name: Registry name, e.g. ``"memory"``, ``"cpu"``, ``"reduce"``, ``"safetensors"``.
+        description: One line shown by ``hookpoints plugins``.
+        factory: ``factory(**params)`` returns an :class:`ActivationSink`.
+        parameters: Names of the keyword parameters ``factory`` accepts.
+    """
+
+    name: str
+    description: str
+    factory: Callable[..., ActivationSink]
+    parameters: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        _check_name("cache sink", self.name)
+        if not callable(self.factory):
+            raise TypeError(f"CacheSink {self.name!r}: factory must be callable")
+
+
 @dataclass(frozen=True)
 class Provenance:
     """Where a contribution came from."""

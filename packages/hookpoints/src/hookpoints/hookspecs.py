@@ -13,7 +13,7 @@ from collections.abc import Iterable
 
 import pluggy
 
-from .descriptors import AliasScheme, ConversionStep, Reporter
+from .descriptors import AliasScheme, CacheSink, ConversionStep, Reporter
 
 PROJECT = "hookpoints"
 
@@ -96,4 +96,43 @@ def hookpoints_reporters() -> Iterable[Reporter]:
     raise NotImplementedError  # pragma: no cover
 
 
-HOOKSPEC_NAMES = ("hookpoints_conversion_steps", "hookpoints_alias_schemes", "hookpoints_reporters")
+@hookspec
+def hookpoints_cache_sinks() -> Iterable[CacheSink]:
+    """Contribute cache sinks: destinations for captured activations, selected by name.
+
+    A sink receives ``write(name, tensor, batch=i)`` for each captured activation,
+    ``end_batch(i)`` after each batch and ``finalize()`` once; ``finalize`` returns the result.
+
+    Example::
+
+        from hookpoints import hookimpl
+        from hookpoints.descriptors import CacheSink
+
+
+        class CountingSink:
+            def __init__(self):
+                self.counts = {}
+
+            def write(self, name, tensor, *, batch):
+                self.counts[name] = self.counts.get(name, 0) + tensor.shape[0]
+
+            def end_batch(self, batch):
+                pass
+
+            def finalize(self):
+                return self.counts
+
+
+        @hookimpl
+        def hookpoints_cache_sinks():
+            yield CacheSink("count_rows", "rows seen per point", CountingSink)
+    """
+    raise NotImplementedError  # pragma: no cover
+
+
+HOOKSPEC_NAMES = (
+    "hookpoints_conversion_steps",
+    "hookpoints_alias_schemes",
+    "hookpoints_reporters",
+    "hookpoints_cache_sinks",
+)

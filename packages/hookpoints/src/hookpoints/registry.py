@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any, Generic, TypeVar
 
-from .descriptors import AliasScheme, Contribution, ConversionStep, Provenance, Reporter
+from .descriptors import AliasScheme, CacheSink, Contribution, ConversionStep, Provenance, Reporter
 from .errors import close_matches
 from .plugins import HOST, PluginError
 
@@ -124,7 +124,21 @@ class ReporterRegistry(Registry[Reporter]):
         return reporter.factory()
 
 
+class SinkRegistry(Registry[CacheSink]):
+    def create(self, name: str, **params: Any) -> Any:
+        """Build the sink ``name`` with ``params``; bad parameters name what is expected."""
+        sink = self.get(name)
+        try:
+            return sink.factory(**params)
+        except TypeError as exc:
+            expected = ", ".join(sink.parameters) if sink.parameters else "no parameters"
+            raise TypeError(
+                f"cache sink {name!r} rejected parameters {sorted(params)}: {exc} (expected: {expected})"
+            ) from exc
+
+
 CONVERSIONS = ConversionRegistry("conversion step", "hookpoints_conversion_steps", ConversionStep)
 ALIASES: Registry[AliasScheme] = Registry("alias scheme", "hookpoints_alias_schemes", AliasScheme)
 REPORTERS = ReporterRegistry("reporter", "hookpoints_reporters", Reporter)
-REGISTRIES: tuple[Registry[Any], ...] = (CONVERSIONS, ALIASES, REPORTERS)
+SINKS = SinkRegistry("cache sink", "hookpoints_cache_sinks", CacheSink)
+REGISTRIES: tuple[Registry[Any], ...] = (CONVERSIONS, ALIASES, REPORTERS, SINKS)

@@ -349,14 +349,23 @@ class HookedRootModule(HookIntrospectionMixin, nn.Module):
         reset_hooks_end: bool = True,
         clear_contexts: bool = False,
         pos_slice: Slice | SliceInput = None,
+        sink: Any = None,
         **model_kwargs: Any,
-    ) -> tuple[Any, ActivationCache]:
+    ) -> tuple[Any, Any]:
         """Run the model and return ``(output, ActivationCache)``.
 
         ``device`` moves cached tensors (never the model). With ``incl_bwd`` the output must be
         a scalar: ``backward()`` is called on it and gradients are cached as ``<name>_grad``.
+        ``sink`` (a sink name or object, see :mod:`hookpoints.sinks`) sends activations there
+        instead; the second value returned is then what the sink's ``finalize`` returns.
         """
-        cache_dict: dict[str, Tensor] = {}
+        if sink is not None:
+            from .capturing import _sink
+
+            target = _sink(sink, {})
+            cache_dict: Any = _SinkWriter(target)
+        else:
+            cache_dict = {}
         points = self._select(names_filter)
         slicer = Slice.unwrap(pos_slice)
         resolved: list[tuple[list[tuple[str, HookPoint]], Callable[..., Any], Direction]] = [
@@ -376,6 +385,12 @@ class HookedRootModule(HookIntrospectionMixin, nn.Module):
                         f"must be a scalar tensor; got {_describe(out)}"
                     )
                 out.backward()  # type: ignore[no-untyped-call]
+        if sink is not None:
+            target.end_batch(0)
+            result = target.finalize()
+            if isinstance(result, ActivationCache):
+                result.has_batch_dim = not remove_batch_dim
+            return out, result
         return out, ActivationCache(cache_dict, self, has_batch_dim=not remove_batch_dim)
 
     def cache_all(
@@ -406,6 +421,18 @@ class HookedRootModule(HookIntrospectionMixin, nn.Module):
             stacklevel=2,
         )
         return self.add_caching_hooks(names, incl_bwd, device, remove_batch_dim, cache)
+
+
+class _SinkWriter:
+    """Lets the caching hooks, which assign ``cache[name] = tensor``, write to a sink."""
+
+    __slots__ = ("sink",)
+
+    def __init__(self, sink: Any) -> None:
+        self.sink = sink
+
+    def __setitem__(self, name: str, tensor: Tensor) -> None:
+        self.sink.write(name, tensor, batch=0)
 
 
 def _describe(value: Any) -> str:

@@ -19,7 +19,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from .descriptors import AliasScheme, ConversionStep, Reporter
+from .descriptors import AliasScheme, CacheSink, ConversionStep, Reporter
 from .errors import NonInvertibleConversionError
 from .hook_point import HookPoint
 from .root import HookedRootModule
@@ -224,3 +224,48 @@ def check_reporter(reporter: Reporter | str, width: int = 80) -> None:
                 )
     finally:
         handle.remove()
+
+
+def check_cache_sink(sink: CacheSink | str, params: Mapping[str, Any] | None = None, batches: int = 3) -> Any:
+    """Drive a cache sink through a capture of a small model over several batches.
+
+    Checks the protocol (``write``, ``end_batch``, ``finalize``), that every batch and point
+    reaches the sink in order, that ``finalize`` runs once, and that no hook is left on the
+    model. Returns what ``finalize`` returned, for kind-specific checks.
+    """
+    from .capturing import capture
+    from .registry import SINKS
+
+    descriptor = SINKS.get(sink) if isinstance(sink, str) else sink
+    label = f"cache sink {descriptor.name!r}"
+    target = descriptor.factory(**dict(params or {}))
+    for method in ("write", "end_batch", "finalize"):
+        assert callable(getattr(target, method, None)), f"{label}: its object has no {method}() method"
+    seen: list[tuple[str, int]] = []
+    ended: list[int] = []
+    finalized: list[Any] = []
+
+    class Spy:
+        completed_batches = getattr(target, "completed_batches", ())
+
+        def write(self, name: str, tensor: Any, *, batch: int) -> None:
+            seen.append((name, batch))
+            target.write(name, tensor, batch=batch)
+
+        def end_batch(self, batch: int) -> None:
+            ended.append(batch)
+            target.end_batch(batch)
+
+        def finalize(self) -> Any:
+            finalized.append(True)
+            return target.finalize()
+
+    model = _SampleModel()
+    inputs = [torch.full((2, 4), float(i)) for i in range(batches)]
+    result = capture(model, inputs, ["hook_in", "hook_out"], Spy(), progress=False)
+    expected = [(name, b) for b in range(batches) for name in ("hook_in", "hook_out")]
+    assert seen == expected, f"{label}: writes arrived as {seen[:4]}…, expected {expected[:4]}…"
+    assert ended == list(range(batches)), f"{label}: end_batch calls {ended}"
+    assert finalized == [True], f"{label}: finalize ran {len(finalized)} times"
+    assert not any(p.fwd_hooks for p in model.hook_points()), f"{label}: hooks left on the model"
+    return result

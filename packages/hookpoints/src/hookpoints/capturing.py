@@ -1,0 +1,105 @@
+"""``capture``: run a model over many batches and send watched activations to a sink.
+
+Dataset-scale caching (probe datasets, SAE training data, mean-ablation values) rarely wants
+every activation of every batch in memory. ``capture`` attaches one owned hook scope for the
+whole loop, tells the sink which batch each activation belongs to, skips batches a resumable
+sink already holds, shows a progress bar on a terminal (rich when installed), and returns
+what the sink's ``finalize`` returns.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sized
+from typing import Any
+
+import torch
+
+from .descriptors import ActivationSink
+from .names import NamesFilter
+
+
+def _sink(sink: str | ActivationSink, params: Mapping[str, Any]) -> ActivationSink:
+    if isinstance(sink, str):
+        from .registry import SINKS
+
+        return SINKS.create(sink, **params)  # type: ignore[no-any-return]
+    if params:
+        raise TypeError("sink parameters are only accepted with a sink name")
+    missing = [m for m in ("write", "end_batch", "finalize") if not callable(getattr(sink, m, None))]
+    if missing:
+        raise TypeError(f"{type(sink).__name__} is not a cache sink: it lacks {', '.join(missing)}()")
+    return sink
+
+
+def _progress(batches: Iterable[Any], show: bool | None, total: int | None) -> Iterable[Any]:
+    if show is None:
+        show = sys.stderr.isatty()
+    if not show:
+        return batches
+    if total is None and isinstance(batches, Sized):
+        total = len(batches)
+    try:
+        from rich.progress import track
+    except ImportError:
+        return batches
+    return track(batches, description="capturing", total=total, transient=True)
+
+
+def _call(model: Any, batch: Any) -> Any:
+    if isinstance(batch, tuple):
+        return model(*batch)
+    if isinstance(batch, Mapping):
+        return model(**batch)
+    return model(batch)
+
+
+def capture(
+    model: Any,
+    batches: Iterable[Any],
+    names_filter: NamesFilter = None,
+    sink: str | ActivationSink = "memory",
+    *,
+    forward: Callable[[Any, Any], Any] | None = None,
+    progress: bool | None = None,
+    total: int | None = None,
+    grad: bool = False,
+    **sink_params: Any,
+) -> Any:
+    """Run ``model`` over ``batches`` and return what the sink collected.
+
+    Args:
+        batches: Inputs; a tuple is unpacked as positional arguments, a mapping as keywords.
+        names_filter: Which hook points to capture (name, names, predicate or None = all).
+        sink: A sink name (``memory``, ``cpu``, ``reduce``, ``callback``, plugins' ...) built with
+            ``sink_params``, or a sink object.
+        forward: ``forward(model, batch)`` to call instead of ``model(batch)``.
+        progress: Show a progress bar (default: when stderr is a terminal).
+        grad: Run with autograd enabled (default: under ``torch.no_grad()``).
+
+    Batches listed in the sink's ``completed_batches`` (a resumed disk capture) are skipped
+    without running the model.
+    """
+    target = _sink(sink, sink_params)
+    points = model._select(names_filter)
+    done = set(getattr(target, "completed_batches", ()) or ())
+    current = [0]
+
+    def save(tensor: Any, *, hook: Any) -> None:
+        target.write(hook.name, tensor, batch=current[0])
+
+    run = forward or _call
+    with model._scope([(points, save, "fwd")], True, False), torch.set_grad_enabled(grad):
+        for index, batch in enumerate(_progress(batches, progress, total)):
+            if index in done:
+                continue
+            current[0] = index
+            run(model, batch)
+            target.end_batch(index)
+    return target.finalize()
+
+
+def iter_batches(tensor: torch.Tensor, batch_size: int) -> Iterator[torch.Tensor]:
+    """Split a tensor of inputs into batches along dim 0 (a convenience for ``capture``)."""
+    for start in range(0, tensor.shape[0], batch_size):
+        yield tensor[start : start + batch_size]
