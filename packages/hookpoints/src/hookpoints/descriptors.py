@@ -57,6 +57,7 @@ class AliasRule:
     alias: str
     target: str
     conversions: tuple[tuple[str, Mapping[str, Any]], ...] = ()
+    pos_dim: int | None = None  # position dimension of the view (for pos_slice), if not -2
 
 
 @dataclass(frozen=True)

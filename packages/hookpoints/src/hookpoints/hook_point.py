@@ -119,6 +119,7 @@ class HookPoint(nn.Module):
     _bwd_calls: tuple[_Call, ...]
     _slow: bool  # anything attached at all: take _slow_call
     _torch_slow: bool  # something only nn.Module.__call__ honours may be attached
+    _on_change: Callable[[HookPoint], None] | None
 
     def __init__(self, name: str | None = None, *, pos_dim: int = -2, check_shape: bool = True):
         super().__init__()
@@ -136,6 +137,9 @@ class HookPoint(nn.Module):
         d["_bwd_calls"] = ()
         d["_slow"] = False
         d["_torch_slow"] = False
+        # Called after hooks are added or removed; attach() uses it to install torch hooks on
+        # the wrapped module only while this point has hooks.
+        d["_on_change"] = None
 
     # ------------------------------------------------------------------ hot path
     def __call__(self, x: _T) -> _T:
@@ -344,6 +348,8 @@ class HookPoint(nn.Module):
             d = self.__dict__
             d["_fwd_calls" if handle.dir == "fwd" else "_bwd_calls"] = handle.calls
             d["_slow"] = True
+            if d["_on_change"] is not None:
+                d["_on_change"](self)
         else:
             self._rebuild(handle.dir)
 
@@ -367,6 +373,8 @@ class HookPoint(nn.Module):
         d["_fwd_calls" if dir == "fwd" else "_bwd_calls"] = calls
         if calls:
             d["_slow"] = True
+        if d["_on_change"] is not None:
+            d["_on_change"](self)
 
     def _detach(self, handle: LensHandle) -> None:
         hooks = self._hooks_fwd if handle.dir == "fwd" else self._hooks_bwd

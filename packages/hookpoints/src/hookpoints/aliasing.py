@@ -1,0 +1,132 @@
+"""Alias names: another vocabulary for the same hook points, with an optional view.
+
+An alias rule maps a name pattern (``blocks.{layer}.attn.hook_q``) to a canonical point
+pattern (``transformer.h.{layer}.attn.c_attn.hook_out``) and a chain of conversion steps
+(select the q third, split heads). Applying a scheme to a model creates one *alias point*
+per match: a real :class:`HookPoint` named by the alias, whose conversion is the chain.
+While an alias point has hooks, one forwarding hook on its canonical point calls it, so
+each hook fires exactly once per forward, sees the alias name and the converted view, and an
+edit goes back through the chain into the canonical activation.
+"""
+
+from __future__ import annotations
+
+import re
+import string
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from .descriptors import AliasRule, AliasScheme
+from .hook_point import HookPoint
+
+_FIELD = re.compile(r"\{(\w+)\}")
+
+
+def fields(pattern: str) -> set[str]:
+    return {f for _, f, _, _ in string.Formatter().parse(pattern) if f}
+
+
+def pattern_regex(pattern: str) -> re.Pattern[str]:
+    """``blocks.{layer}.x`` -> a regex matching ``blocks.3.x`` with group ``layer``."""
+    parts = re.split(r"(\{\w+\})", pattern)
+    body = "".join(f"(?P<{p[1:-1]}>[^.]+)" if _FIELD.fullmatch(p) else re.escape(p) for p in parts)
+    return re.compile(f"^{body}$")
+
+
+def match_pattern(pattern: str, names: Iterable[str]) -> dict[str, dict[str, str]]:
+    regex = pattern_regex(pattern)
+    return {name: m.groupdict() for name in names if (m := regex.match(name))}
+
+
+class ChainConversion:
+    """Conversion steps applied in order; revert walks back, each step against its own input.
+
+    Intermediates are recomputed from the original activation on revert, so no state is kept
+    between calls.
+    """
+
+    def __init__(self, steps: Iterable[Any]) -> None:
+        self.steps = tuple(steps)
+
+    def convert(self, x: Any) -> Any:
+        for step in self.steps:
+            x = step.convert(x)
+        return x
+
+    def revert(self, view: Any, original: Any) -> Any:
+        inputs = [original]
+        for step in self.steps[:-1]:
+            inputs.append(step.convert(inputs[-1]))
+        for step, before in zip(reversed(self.steps), reversed(inputs), strict=True):
+            view = _revert(step, view, before)
+        return view
+
+    def __repr__(self) -> str:
+        return " -> ".join(repr(s) for s in self.steps) or "identity"
+
+
+def _revert(step: Any, view: Any, original: Any) -> Any:
+    from .hook_point import _accepts_second_argument
+
+    return step.revert(view, original) if _accepts_second_argument(step.revert) else step.revert(view)
+
+
+def build_conversion(chain: Iterable[tuple[str, Mapping[str, Any]]]) -> Any:
+    from .registry import CONVERSIONS
+
+    steps = [CONVERSIONS.create(name, **dict(params)) for name, params in chain]
+    if not steps:
+        return None
+    return steps[0] if len(steps) == 1 else ChainConversion(steps)
+
+
+def resolve_rules(
+    scheme: AliasScheme, rules: Iterable[AliasRule], names: Iterable[str], model_name: str
+) -> list[tuple[str, str, AliasRule]]:
+    """(alias, canonical, rule) for every match; a rule that matches nothing is an error."""
+    pool = list(names)
+    resolved: list[tuple[str, str, AliasRule]] = []
+    for rule in rules:
+        found = match_pattern(rule.target, pool)
+        if not found:
+            raise ValueError(
+                f"alias scheme {scheme.name!r}: alias {rule.alias!r} expects hook point {rule.target!r}, "
+                f"which {model_name} does not have"
+            )
+        resolved += [(rule.alias.format(**groups), canonical, rule) for canonical, groups in found.items()]
+    seen: dict[str, str] = {}
+    for alias, canonical, _ in resolved:
+        if alias in seen and seen[alias] != canonical:
+            raise ValueError(
+                f"alias scheme {scheme.name!r}: {alias!r} would name both {seen[alias]!r} and {canonical!r}"
+            )
+        seen[alias] = canonical
+    return resolved
+
+
+class AliasPoint(HookPoint):
+    """A hook point that exists under an alias name and fires through its canonical point."""
+
+    def __init__(
+        self, name: str, canonical: HookPoint, conversion: Any, scheme: str, pos_dim: int | None
+    ) -> None:
+        super().__init__(name, pos_dim=canonical.pos_dim if pos_dim is None else pos_dim)
+        self.canonical = canonical
+        self.scheme = scheme
+        if conversion is not None:
+            self.enable_reshape(conversion)
+        self._forwarder: Any = None
+        self.__dict__["_on_change"] = AliasPoint._sync
+
+    def _sync(self) -> None:
+        active = bool(self._hooks_fwd or self._hooks_bwd)
+        if active and (self._forwarder is None or self._forwarder.removed):
+            # Permanent, so resets aimed at the canonical point's hooks cannot cut the alias off.
+            self._forwarder = self.canonical.add_hook(self._forward_through, is_permanent=True)
+        elif not active and self._forwarder is not None:
+            self._forwarder.remove()
+            self._forwarder = None
+
+    def _forward_through(self, x: Any, *, hook: Any) -> Any:
+        result = self(x)
+        return None if result is x else result
