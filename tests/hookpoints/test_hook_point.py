@@ -486,3 +486,17 @@ def test_partial_view_backward_writes_gradient_back() -> None:
     x = torch.ones(4, requires_grad=True)
     (hp(x * 1) * torch.arange(1.0, 5.0)).sum().backward()
     assert torch.equal(x.grad, torch.tensor([10.0, 20.0, 3.0, 4.0]))
+
+
+def test_conversion_filters_revert_through_their_inverses() -> None:
+    class Halves(SplitHeads):
+        pass
+
+    symmetric = Halves(input_filter=lambda x: x * 2, input_filter_inverse=lambda x: x / 2)
+    hp = HookPoint(name="p")
+    hp.enable_reshape(symmetric)
+    hp.add_hook(lambda t, hook: t + 1)
+    assert torch.equal(hp(torch.zeros(1, 4)), torch.full((1, 4), 0.5))
+    one_way = Halves(output_filter=lambda x: x * 2)
+    with pytest.raises(NonInvertibleConversionError, match="output_filter has no inverse"):
+        one_way.revert(torch.zeros(1, 2, 2))

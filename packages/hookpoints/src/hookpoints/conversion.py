@@ -34,8 +34,9 @@ class BaseTensorConversion:
 
     Subclasses implement :meth:`handle_conversion` and, when the view can be written back,
     :meth:`handle_revert` (and leave ``invertible = True``). Optional ``input_filter`` /
-    ``output_filter`` run around the conversion; on revert they run in reverse order through
-    their inverses when given (``input_filter_inverse`` / ``output_filter_inverse``).
+    ``output_filter`` run around the conversion; ``revert`` runs their inverses
+    (``output_filter_inverse`` first, ``input_filter_inverse`` last), so the two directions
+    stay symmetric. A filter without an inverse makes the conversion read-only.
     """
 
     invertible: bool = True
@@ -44,9 +45,13 @@ class BaseTensorConversion:
         self,
         input_filter: Callable[[Any], Any] | None = None,
         output_filter: Callable[[Any], Any] | None = None,
+        input_filter_inverse: Callable[[Any], Any] | None = None,
+        output_filter_inverse: Callable[[Any], Any] | None = None,
     ) -> None:
         self.input_filter = input_filter
         self.output_filter = output_filter
+        self.input_filter_inverse = input_filter_inverse
+        self.output_filter_inverse = output_filter_inverse
 
     def convert(self, input_value: Any, *full_context: Any) -> Any:
         if self.input_filter is not None:
@@ -64,14 +69,27 @@ class BaseTensorConversion:
         partial view can be written back into the full tensor.
 
         Raises :class:`NonInvertibleConversionError` unless the subclass implements
-        :meth:`handle_revert`: a silent identity would drop or misplace the hook's edit.
+        :meth:`handle_revert` (and every filter has its inverse): a silent identity would
+        drop or misplace the hook's edit.
         """
-        if not self.invertible or type(self).handle_revert is BaseTensorConversion.handle_revert:
-            raise NonInvertibleConversionError(
-                f"{type(self).__name__} cannot revert its view, so a hook may read through it "
-                "but must not return a value; implement handle_revert() to allow edits"
+        missing = [
+            name
+            for name, forward, inverse in (
+                ("input_filter", self.input_filter, self.input_filter_inverse),
+                ("output_filter", self.output_filter, self.output_filter_inverse),
             )
-        return self.handle_revert(input_value, *full_context)
+            if forward is not None and inverse is None
+        ]
+        if not self.invertible or type(self).handle_revert is BaseTensorConversion.handle_revert or missing:
+            reason = f"its {missing[0]} has no inverse" if missing else "it cannot revert its view"
+            raise NonInvertibleConversionError(
+                f"{type(self).__name__} is read-only ({reason}): a hook may read through it but must not "
+                "return a value"
+            )
+        if self.output_filter_inverse is not None:
+            input_value = self.output_filter_inverse(input_value)
+        reverted = self.handle_revert(input_value, *full_context)
+        return self.input_filter_inverse(reverted) if self.input_filter_inverse is not None else reverted
 
     def handle_revert(self, input_value: Any, *full_context: Any) -> Any:
         raise NotImplementedError

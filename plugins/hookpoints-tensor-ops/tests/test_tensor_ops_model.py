@@ -1,0 +1,159 @@
+"""End to end on TinyGPT: edits through a view give exactly the logits and gradients of the
+same edit made by hand; the conversion runs once per forward per point."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import torch
+from torch import Tensor
+
+import hookpoints
+from hookpoints.examples import TinyGPT, TinyGPTConfig
+
+CFG = TinyGPTConfig(n_layers=2, d_model=32, n_heads=2, d_head=16, d_mlp=64, d_vocab=50, n_ctx=16)
+Z = "blocks.0.attn.hook_z"  # [batch, pos, head, d_head]
+
+
+@pytest.fixture
+def gpt() -> TinyGPT:
+    return TinyGPT(CFG).eval()
+
+
+@pytest.fixture
+def tokens() -> Tensor:
+    return torch.randint(0, CFG.d_vocab, (2, 6), generator=torch.Generator().manual_seed(1))
+
+
+def zero_head_by_hand(head: int) -> Any:
+    def hook(z: Tensor, *, hook: Any) -> Tensor:
+        z = z.clone()
+        z[:, :, head] = 0.0
+        return z
+
+    return hook
+
+
+def zero_merged_columns(head: int) -> Any:
+    def hook(z: Tensor, *, hook: Any) -> Tensor:
+        z = z.clone()
+        z[..., head * CFG.d_head : (head + 1) * CFG.d_head] = 0.0
+        return z
+
+    return hook
+
+
+def zero_all(view: Tensor, *, hook: Any) -> Tensor:
+    return view * 0
+
+
+@pytest.mark.parametrize("head", [0, 1])
+def test_head_ablation_through_merge_heads_equals_ablation_by_hand(
+    gpt: TinyGPT, tokens: Tensor, head: int
+) -> None:
+    expected = gpt.run_with_hooks(tokens, fwd_hooks=[(Z, zero_head_by_hand(head))])
+    gpt.hook_dict[Z].enable_reshape("merge_heads", n_heads=CFG.n_heads)
+    seen: list[tuple[int, ...]] = []
+    probe = (Z, lambda view, hook: seen.append(tuple(view.shape)))
+    through = gpt.run_with_hooks(tokens, fwd_hooks=[probe, (Z, zero_merged_columns(head))])
+    assert seen == [(2, 6, CFG.n_heads * CFG.d_head)]
+    assert torch.equal(through, expected)
+    assert not torch.equal(through, gpt(tokens)), "the ablation must change the logits"
+
+
+@pytest.mark.parametrize("head", [0, 1])
+def test_head_ablation_through_a_chain_with_select_chunk(gpt: TinyGPT, tokens: Tensor, head: int) -> None:
+    """merge heads, then the head's own columns as a chunk: the view is just that head."""
+    expected = gpt.run_with_hooks(tokens, fwd_hooks=[(Z, zero_head_by_hand(head))])
+    steps = [("merge_heads", {}), ("select_chunk", {"index": head, "chunks": CFG.n_heads})]
+    gpt.hook_dict[Z].enable_reshape("chain", steps=steps)
+    assert torch.equal(gpt.run_with_hooks(tokens, fwd_hooks=[(Z, zero_all)]), expected)
+
+
+def test_split_heads_on_a_fused_activation_equals_hand_edit(gpt: TinyGPT, tokens: Tensor) -> None:
+    """split_heads on [batch, pos, d_model]: scaling "head" 1 of the residual stream."""
+    name = "blocks.1.hook_resid_mid"
+
+    def by_hand(x: Tensor, *, hook: Any) -> Tensor:
+        x = x.clone()
+        x[..., 16:32] *= 3
+        return x
+
+    def through(view: Tensor, *, hook: Any) -> Tensor:
+        view = view.clone()
+        view[..., 1, :] *= 3
+        return view
+
+    expected = gpt.run_with_hooks(tokens, fwd_hooks=[(name, by_hand)])
+    gpt.hook_dict[name].enable_reshape("split_heads", n_heads=2)
+    assert torch.equal(gpt.run_with_hooks(tokens, fwd_hooks=[(name, through)]), expected)
+
+
+def test_conversion_runs_once_per_forward_per_point_with_several_hooks(gpt: TinyGPT, tokens: Tensor) -> None:
+    conversion = hookpoints.conversions.create("merge_heads", n_heads=CFG.n_heads)
+    calls = {"convert": 0, "revert": 0}
+    convert, revert = conversion.convert, conversion.revert
+
+    def counted_convert(x: Tensor, *context: Any) -> Tensor:
+        calls["convert"] += 1
+        return convert(x, *context)
+
+    def counted_revert(view: Tensor, *context: Any) -> Tensor:
+        calls["revert"] += 1
+        return revert(view, *context)
+
+    conversion.convert, conversion.revert = counted_convert, counted_revert  # type: ignore[method-assign]
+    gpt.hook_dict[Z].enable_reshape(conversion)
+    hooks = [
+        (Z, lambda v, hook: None),
+        (Z, lambda v, hook: v * 2),
+        (Z, lambda v, hook: None),
+        (Z, lambda v, hook: v / 2),
+    ]
+    with gpt.hooks(fwd_hooks=hooks):
+        gpt(tokens)
+        gpt(tokens)
+    assert calls == {"convert": 2, "revert": 2}
+
+
+def _grads(model: TinyGPT, tokens: Tensor, bwd_hooks: list[tuple[str, Any]]) -> dict[str, Tensor]:
+    model.zero_grad(set_to_none=True)
+    loss = model.run_with_hooks(tokens, return_type="loss", bwd_hooks=bwd_hooks)
+    loss.backward()
+    return {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
+
+
+def test_backward_hooks_see_the_gradient_through_the_view_and_edits_land_back(
+    gpt: TinyGPT, tokens: Tensor
+) -> None:
+    plain: list[Tensor] = []
+    expected = _grads(
+        gpt,
+        tokens,
+        [
+            (Z, lambda g, hook: plain.append(g.clone())),
+            (Z, lambda g, hook: zero_head_by_hand(1)(g, hook=hook)),
+        ],
+    )
+    gpt.hook_dict[Z].enable_reshape("merge_heads", n_heads=CFG.n_heads)
+    seen: list[Tensor] = []
+    through = _grads(gpt, tokens, [(Z, lambda g, hook: seen.append(g.clone())), (Z, zero_merged_columns(1))])
+    assert torch.equal(seen[0], plain[0].flatten(-2)), (
+        "the backward hook sees the gradient in the view's layout"
+    )
+    assert through.keys() == expected.keys()
+    for name, grad in expected.items():
+        assert torch.equal(through[name], grad), f"gradient of {name} differs"
+    w_v = through["blocks.0.attn.W_V"]  # z = pattern @ v: head 1's zeroed gradient reaches its W_V
+    assert torch.equal(w_v[1], torch.zeros_like(w_v[1])) and w_v[0].abs().sum() > 0
+
+
+def test_backward_hook_through_select_chunk_writes_only_its_chunk(gpt: TinyGPT, tokens: Tensor) -> None:
+    name = "blocks.0.hook_resid_pre"
+    expected_hook = (name, lambda g, hook: torch.cat([g[..., :16], g[..., 16:] * 10], dim=-1))
+    expected = _grads(gpt, tokens, [expected_hook])
+    gpt.hook_dict[name].enable_reshape("select_chunk", index=1, chunks=2)
+    through = _grads(gpt, tokens, [(name, lambda g, hook: g * 10)])
+    for param, grad in expected.items():
+        assert torch.equal(through[param], grad), f"gradient of {param} differs"
