@@ -38,7 +38,36 @@ def _distributions() -> dict[str, str]:
     return found
 
 
+def _project(path: str) -> dict:
+    return tomllib.loads((ROOT / path / "pyproject.toml").read_text())["project"]
+
+
+def _dist_name(requirement: str) -> str:
+    return re.split(r"[\s\[<>=!~;]", requirement, maxsplit=1)[0].lower().replace("_", "-")
+
+
 DISTRIBUTIONS = _distributions()
+
+
+def _installables(paths: list[str]) -> list[str]:
+    """``paths`` plus the local distributions they depend on, each with its ``test`` extra."""
+    ordered: list[str] = []
+
+    def visit(path: str) -> None:
+        if path in ordered:
+            return
+        for requirement in _project(path).get("dependencies", []):
+            local = DISTRIBUTIONS.get(_dist_name(requirement))
+            if local is not None:
+                visit(local)
+        ordered.append(path)
+
+    for path in paths:
+        visit(path)
+    extras = {p: "[test]" if "test" in _project(p).get("optional-dependencies", {}) else "" for p in ordered}
+    return [f"./{p}{extras[p]}" for p in ordered]
+
+
 PLUGINS = [name for name, path in DISTRIBUTIONS.items() if path.startswith("plugins/")]
 # core alone, each plugin with core, then everything together (only when there are plugins).
 TEST_SETS = {"core": [CORE]}
@@ -92,7 +121,7 @@ def tests(session: nox.Session, target: str) -> None:
     paths = TEST_SETS[target]
     session.install(*CONSTRAINTS, "torch==2.13.0", *TEST_TOOLS)
     test_dirs = _test_dirs(paths)
-    installs = [f"./{p}" for p in paths]
+    installs = _installables(paths)
     if target == "template":  # the template, copied and renamed, must pass with no edits
         copy = Path(session.create_tmp()) / "hookpoints-template-copy"
         shutil.rmtree(copy, ignore_errors=True)
@@ -141,7 +170,9 @@ def docs(session: nox.Session) -> None:
 
     The report picture in docs/reports.md is generated here (never committed).
     """
-    session.install(*CONSTRAINTS, "torch==2.13.0", "mkdocs-material", "mkdocstrings[python]", "numpy")
+    session.install(
+        *CONSTRAINTS, "torch==2.13.0", "mkdocs-material", "mkdocstrings[python]", "numpy", "transformers"
+    )
     session.install(*CONSTRAINTS, "-e", CORE, "-e", RICH, "-e", "plugins/hookpoints-safetensors")
     (ROOT / "docs" / "assets").mkdir(exist_ok=True)
     session.run(
@@ -174,6 +205,6 @@ def demo(session: nox.Session) -> None:
 @nox.session
 def bench(session: nox.Session) -> None:
     """Overhead ratios against raw torch and TransformerLens 3.9, measured in the same run."""
-    session.install(*CONSTRAINTS, "torch==2.13.0", "numpy", "transformer_lens==3.9.0")
+    session.install(*CONSTRAINTS, "torch==2.13.0", "numpy", "transformer_lens==3.9.0", "transformers")
     session.install(*CONSTRAINTS, f"./{CORE}", "./plugins/hookpoints-safetensors")
     session.run("python", "tests/bench/run_bench.py", *session.posargs, env={"OMP_NUM_THREADS": "1"})

@@ -390,6 +390,73 @@ def bench_sinks(ours: TinyGPT, n_batches: int = 200) -> None:
         shutil.rmtree(folder, ignore_errors=True)
 
 
+def bench_attached_hf(rounds: int, inner: int) -> None:
+    """Issue-5 shape: HF GPT-2 with the foundation bench's dimensions, attached."""
+    try:
+        import transformers
+        from transformers import GPT2Config, GPT2LMHeadModel
+    except ImportError:
+        row("attached HF GPT-2", "skipped", "-", "transformers not installed")
+        return
+    import hookpoints
+
+    transformers.logging.set_verbosity_error()
+    torch.manual_seed(0)
+    config = GPT2Config(
+        n_layer=CFG.n_layers,
+        n_embd=CFG.d_model,
+        n_head=CFG.n_heads,
+        n_inner=CFG.d_mlp,
+        vocab_size=CFG.d_vocab,
+        n_positions=CFG.n_ctx,
+        bos_token_id=0,
+        eos_token_id=0,
+    )
+    model = GPT2LMHeadModel(config).eval()
+    hooked = hookpoints.attach(model)
+    tokens = torch.randint(0, CFG.d_vocab, (4, 64), generator=torch.Generator().manual_seed(0))
+
+    def raw_cache() -> None:
+        cache: dict[str, torch.Tensor] = {}
+        handles = []
+        for path, module in model.named_modules():
+            if path:
+
+                def hook(m: nn.Module, a: Any, out: Any, path: str = path) -> None:
+                    value = (
+                        out if isinstance(out, torch.Tensor) else out[0] if isinstance(out, tuple) else None
+                    )
+                    if isinstance(value, torch.Tensor):
+                        cache[path] = value.detach()
+
+                handles.append(module.register_forward_hook(hook))
+        model(tokens)
+        for h in handles:
+            h.remove()
+
+    variants = {
+        "raw": lambda: model(tokens),
+        "attached": lambda: hooked(tokens),
+        "cache": lambda: hooked.run_with_cache(tokens, names_filter=lambda n: n.endswith("hook_out")),
+        "raw_cache": raw_cache,
+    }
+    with torch.no_grad():
+        s = interleaved(variants, rounds, inner)
+    n_out = sum(1 for n in hooked.hook_dict if n.endswith("hook_out"))
+    row(
+        "HF GPT-2 attached, at rest, 4x64 (x raw forward)",
+        fmt(ratio(s, "attached", "raw")),
+        "-",
+        "target <= 1.01x",
+    )
+    row(
+        f"HF GPT-2 attached, run_with_cache all {n_out} module outputs, 4x64",
+        fmt(ratio(s, "cache", "raw")),
+        fmt(ratio(s, "raw_cache", "raw")) + " raw",
+        "target <= 1.10x (TL bridge ~1.63x)",
+    )
+
+
 def bench_compile(ours: TinyGPT) -> None:
     torch._dynamo.reset()
     tokens = torch.randint(0, CFG.d_vocab, (1, 8), generator=torch.Generator().manual_seed(0))
@@ -482,6 +549,7 @@ def main() -> None:
     bench_backward(ours, rounds, 10)
     bench_recording(ours, rounds, 10)
     bench_sinks(ours, 40 if args.quick else 200)
+    bench_attached_hf(rounds, 5)
     bench_compile(ours)
     bench_import_and_plugins()
 

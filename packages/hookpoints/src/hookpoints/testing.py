@@ -133,11 +133,12 @@ def check_alias_scheme(scheme: AliasScheme | str, model: HookedRootModule | None
     - with a model: every rule resolves to at least one hook point, and no alias name is
       produced twice (which would make a hook fire twice).
     """
+    from .attaching import AttachedModel
     from .registry import ALIASES, CONVERSIONS
 
     descriptor = ALIASES.get(scheme) if isinstance(scheme, str) else scheme
     label = f"alias scheme {descriptor.name!r}"
-    rules = descriptor.rules_for(model)
+    rules = descriptor.rules_for(model.model if isinstance(model, AttachedModel) else model)
     assert rules, f"{label} has no rules" + (f" for {type(model).__name__}" if model is not None else "")
     aliases = [r.alias for r in rules]
     duplicates = sorted({a for a in aliases if aliases.count(a) > 1})
