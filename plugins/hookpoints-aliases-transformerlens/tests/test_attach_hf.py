@@ -6,11 +6,10 @@ from collections.abc import Callable
 
 import pytest
 import torch
+from hf_models import TOKENS, bert, gpt2, llama
 
 import hookpoints
 from hookpoints.testing import check_alias_scheme
-
-from .hf_models import TOKENS, bert, gpt2, llama
 
 MODELS: dict[str, Callable[[], torch.nn.Module]] = {"gpt2": gpt2, "llama": llama, "bert": bert}
 

@@ -5,10 +5,9 @@ from __future__ import annotations
 import pytest
 import torch
 import transformer_lens as tl  # the plugin's [test] extra; nox installs it
+from hf_models import TOKENS, gpt2
 
 import hookpoints
-
-from .hf_models import TOKENS, gpt2
 
 NAMES = [
     "hook_embed",
