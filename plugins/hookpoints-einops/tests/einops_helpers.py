@@ -19,7 +19,6 @@ from hypothesis import strategies as st
 from torch import Tensor
 
 import hookpoints
-from hookpoints.descriptors import ConversionStep
 
 hookpoints.conversions.available()  # load the plugins now, not inside a hypothesis draw
 
@@ -127,30 +126,3 @@ def check_edit_and_gradient(ex: Example) -> None:
     (edit_by_hand(ex, leaf_b, where) * weight).sum().backward()
     assert leaf_a.grad is not None and leaf_b.grad is not None
     assert_same(leaf_a.grad, leaf_b.grad, f"{conversion!r}: gradient through the edited view")
-
-
-class HandsOriginal:
-    """Drives ``check_conversion_step`` the way ``HookPoint`` drives a conversion.
-
-    The core check calls ``revert(view)`` without the original; a hook point always passes
-    it (``revert(view, original)``). This test-only adapter hands revert the tensor that
-    convert was called with. The steps themselves keep no per-call state.
-    """
-
-    def __init__(self, inner: Any) -> None:
-        self.inner = inner
-        self.last: Tensor | None = None
-
-    def convert(self, x: Tensor) -> Tensor:
-        self.last = x
-        return self.inner.convert(x)  # type: ignore[no-any-return]
-
-    def revert(self, view: Tensor) -> Tensor:
-        return self.inner.revert(view, self.last)  # type: ignore[no-any-return]
-
-
-def with_original(name: str) -> ConversionStep:
-    descriptor = hookpoints.conversions.get(name)
-    return dataclasses.replace(
-        descriptor, factory=lambda **params: HandsOriginal(descriptor.factory(**params))
-    )

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import torch
 from hookpoints_tensor_ops import Chain, SplitHeads
-from tensor_ops_helpers import create, with_original
+from tensor_ops_helpers import create
 
 import hookpoints
 from hookpoints import BaseTensorConversion, HookPoint, NonInvertibleConversionError
@@ -84,7 +84,7 @@ CONFORMANCE: list[tuple[str, dict[str, Any], list[tuple[int, ...]], tuple[torch.
     ),
 ]
 
-# Steps whose revert needs the original activation, checked through HandsOriginal.
+# Steps whose revert needs the original activation (the check passes it, as HookPoint does).
 CONFORMANCE_WITH_ORIGINAL: list[
     tuple[str, dict[str, Any], list[tuple[int, ...]], tuple[torch.dtype, ...] | None]
 ] = [
@@ -117,9 +117,7 @@ def test_step_passes_conformance_check(name: str, params: dict[str, Any], shapes
 def test_step_needing_the_original_passes_conformance_check(
     name: str, params: dict[str, Any], shapes: Any, dtypes: Any
 ) -> None:
-    check_conversion_step(
-        with_original(name), params=params, shapes=shapes, **({"dtypes": dtypes} if dtypes else {})
-    )
+    check_conversion_step(name, params=params, shapes=shapes, **({"dtypes": dtypes} if dtypes else {}))
 
 
 def test_select_chunk_passes_conformance_check() -> None:
@@ -129,7 +127,7 @@ def test_select_chunk_passes_conformance_check() -> None:
 def test_select_chunk_conformance_without_gradients() -> None:
     """The value part of the check (integers skip its gradient part)."""
     check_conversion_step(
-        with_original("select_chunk"),
+        "select_chunk",
         params={"index": -1, "chunks": 4, "dim": 1},
         shapes=[(2, 8, 3)],
         dtypes=INT_DTYPES,

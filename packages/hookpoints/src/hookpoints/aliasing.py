@@ -16,6 +16,7 @@ import string
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from .conversion import revert_accepts_original
 from .descriptors import AliasRule, AliasScheme
 from .hook_point import HookPoint
 
@@ -66,9 +67,7 @@ class ChainConversion:
 
 
 def _revert(step: Any, view: Any, original: Any) -> Any:
-    from .hook_point import _accepts_second_argument
-
-    return step.revert(view, original) if _accepts_second_argument(step.revert) else step.revert(view)
+    return step.revert(view, original) if revert_accepts_original(step.revert) else step.revert(view)
 
 
 def build_conversion(chain: Iterable[tuple[str, Mapping[str, Any]]]) -> Any:

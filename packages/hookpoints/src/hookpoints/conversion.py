@@ -9,6 +9,7 @@ instead of a silent no-op or a silently wrong layout.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from typing import Any, Protocol, runtime_checkable
 
@@ -27,6 +28,21 @@ class TensorConversion(Protocol):
     def convert(self, input_value: Any, *full_context: Any) -> Any: ...
 
     def revert(self, input_value: Any, *full_context: Any) -> Any: ...
+
+
+def revert_accepts_original(method: Callable[..., Any]) -> bool:
+    """Whether ``revert(view, original)`` is a valid call (TransformerLens's ``*full_context`` counts).
+
+    Hook points pass the original activation to conversions whose ``revert`` accepts it.
+    """
+    try:
+        params = list(inspect.signature(method).parameters.values())
+    except (TypeError, ValueError):
+        return False
+    if any(p.kind is p.VAR_POSITIONAL for p in params):
+        return True
+    positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    return len(positional) >= 2
 
 
 class BaseTensorConversion:

@@ -18,7 +18,6 @@ where a future thread- or task-local scope would filter hooks.
 from __future__ import annotations
 
 import functools
-import inspect
 import re
 from collections.abc import Callable, Iterable
 from typing import Any, Literal, TypeVar
@@ -27,6 +26,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn.modules import module as _torch_module
 
+from .conversion import revert_accepts_original
 from .errors import HookShapeError, NonInvertibleConversionError
 from .handles import Direction, LensHandle
 from .names import hook_display_name
@@ -77,18 +77,6 @@ class AliasedHookPoint:
 
     def __repr__(self) -> str:
         return f"AliasedHookPoint({self._alias_name!r} -> {self._target.name!r})"
-
-
-def _accepts_second_argument(method: Callable[..., Any]) -> bool:
-    """Whether ``method(view, original)`` is a valid call (TL's ``*full_context`` counts)."""
-    try:
-        params = list(inspect.signature(method).parameters.values())
-    except (TypeError, ValueError):
-        return False
-    if any(p.kind is p.VAR_POSITIONAL for p in params):
-        return True
-    positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
-    return len(positional) >= 2
 
 
 def _layer_of(name: str | None) -> int:
@@ -463,7 +451,7 @@ class HookPoint(nn.Module):
                 f"and revert() methods, or None; got {type(hook_conversion).__name__}"
             )
         self.hook_conversion = hook_conversion
-        self._revert_takes_original = hook_conversion is not None and _accepts_second_argument(
+        self._revert_takes_original = hook_conversion is not None and revert_accepts_original(
             hook_conversion.revert
         )
 

@@ -21,7 +21,8 @@ if TYPE_CHECKING:
     from .recording import RunRecord
 
 
-def _num(value: float | None) -> str:
+def format_number(value: float | None) -> str:
+    """Compact numbers for report tables (shared by reporters)."""
     if value is None:
         return "-"
     if value == 0:
@@ -100,9 +101,9 @@ def render_text(report: HookReport, width: int = 100) -> str:
             row += (
                 [
                     s.dtype,
-                    _num(s.mean),
-                    _num(s.std),
-                    _num(s.absmax),
+                    format_number(s.mean),
+                    format_number(s.std),
+                    format_number(s.absmax),
                     f"{s.nan}/{s.inf}" if s.anomalous else "-",
                 ]
                 if s is not None
@@ -148,7 +149,11 @@ def _comparison_lines(comparison: CacheComparison, width: int, top: int = 10) ->
         + (f" (atol {comparison.atol:g})" if comparison.atol else "")
     ]
     rows = [
-        [d.name, "shape differs" if d.shapes_differ else _num(d.max_abs_diff), _num(d.rel_norm)]
+        [
+            d.name,
+            "shape differs" if d.shapes_differ else format_number(d.max_abs_diff),
+            format_number(d.rel_norm),
+        ]
         for d in comparison.diffs[:top]
         if d.max_abs_diff > comparison.atol or d.shapes_differ
     ]

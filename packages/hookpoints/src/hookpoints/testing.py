@@ -12,13 +12,16 @@ was expected, and returns nothing on success::
 from __future__ import annotations
 
 import re
-import string
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 
+from .aliasing import fields as _fields
+from .aliasing import match_pattern as _matches
+from .aliasing import pattern_regex as _pattern
+from .conversion import revert_accepts_original
 from .descriptors import AliasScheme, CacheSink, ConversionStep, Reporter
 from .errors import NonInvertibleConversionError
 from .hook_point import HookPoint
@@ -62,9 +65,7 @@ def check_conversion_step(
     conversion = descriptor.factory(**dict(params or {}))
     for attr in ("convert", "revert"):
         assert callable(getattr(conversion, attr, None)), f"{label}: its object has no {attr}() method"
-    from .hook_point import _accepts_second_argument
-
-    with_original = _accepts_second_argument(conversion.revert)
+    with_original = revert_accepts_original(conversion.revert)
 
     def revert(view: Tensor, original: Tensor) -> Any:  # as HookPoint calls it
         return conversion.revert(view, original) if with_original else conversion.revert(view)
@@ -103,25 +104,6 @@ def check_conversion_step(
             assert edited.grad is not None and bool((edited.grad > 0).all()), (
                 f"{label} ({case}): an edit through the view cut the gradient off"
             )
-
-
-_FIELD = re.compile(r"\{(\w+)\}")
-
-
-def _fields(pattern: str) -> set[str]:
-    return {f for _, f, _, _ in string.Formatter().parse(pattern) if f}
-
-
-def _pattern(pattern: str) -> re.Pattern[str]:
-    """``blocks.{layer}.x`` -> a regex matching ``blocks.3.x`` with group ``layer``."""
-    parts = re.split(r"(\{\w+\})", pattern)
-    body = "".join(f"(?P<{p[1:-1]}>[^.]+)" if _FIELD.fullmatch(p) else re.escape(p) for p in parts)
-    return re.compile(f"^{body}$")
-
-
-def _matches(pattern: str, names: Iterable[str]) -> dict[str, dict[str, str]]:
-    regex = _pattern(pattern)
-    return {name: m.groupdict() for name in names if (m := regex.match(name))}
 
 
 def check_alias_scheme(scheme: AliasScheme | str, model: HookedRootModule | None = None) -> None:

@@ -17,16 +17,7 @@ from rich.text import Text
 from rich.tree import Tree
 
 from hookpoints.report_data import CacheComparison, HookReport, PointReport
-
-
-def _num(value: float | None) -> str:
-    if value is None:
-        return "-"
-    if value == 0:
-        return "0"
-    if abs(value) >= 1e4 or abs(value) < 1e-3:
-        return f"{value:.2e}"
-    return f"{value:.4g}"
+from hookpoints.reporting import format_number
 
 
 def _hooks_text(point: PointReport) -> Text:
@@ -73,7 +64,7 @@ def _points_table(report: HookReport) -> Table:
                     anomaly.stylize("bold red")
                 elif stats.inf:
                     anomaly.stylize("yellow")
-                row += [_num(stats.mean), _num(stats.absmax), anomaly]
+                row += [format_number(stats.mean), format_number(stats.absmax), anomaly]
         if report.recorded:
             row.append(Text(str(point.fired), style="bold red" if point.never_fired else ""))
         row.append(_hooks_text(point))
@@ -110,7 +101,9 @@ def _comparison_table(comparison: CacheComparison, top: int = 10) -> Table:
             continue
         name = Text(diff.name, style="bold magenta" if diff.name == first else "")
         table.add_row(
-            name, "shape differs" if diff.shapes_differ else _num(diff.max_abs_diff), _num(diff.rel_norm)
+            name,
+            "shape differs" if diff.shapes_differ else format_number(diff.max_abs_diff),
+            format_number(diff.rel_norm),
         )
     return table
 

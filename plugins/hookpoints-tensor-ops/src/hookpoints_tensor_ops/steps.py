@@ -19,6 +19,7 @@ import torch
 from torch import Tensor
 
 from hookpoints import BaseTensorConversion, NonInvertibleConversionError
+from hookpoints.conversion import revert_accepts_original
 
 __all__ = [
     "Add",
@@ -41,16 +42,7 @@ __all__ = [
 
 
 # ---------------------------------------------------------------------------- helpers
-def accepts_original(method: Callable[..., Any]) -> bool:
-    """Whether ``method(view, original)`` is a valid call (the rule ``HookPoint`` applies)."""
-    try:
-        params = list(inspect.signature(method).parameters.values())
-    except (TypeError, ValueError):
-        return False
-    if any(p.kind is p.VAR_POSITIONAL for p in params):
-        return True
-    positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
-    return len(positional) >= 2
+accepts_original = revert_accepts_original  # the rule HookPoint applies
 
 
 def _callable_with_one(fn: Callable[..., Any]) -> bool:
