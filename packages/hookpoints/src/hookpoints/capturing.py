@@ -43,7 +43,8 @@ def _progress(batches: Iterable[Any], show: bool | None, total: int | None) -> I
         from rich.progress import track
     except ImportError:
         return batches
-    return track(batches, description="capturing", total=total, transient=True)
+    tracked: Iterable[Any] = track(batches, description="capturing", total=total, transient=True)
+    return tracked
 
 
 def _call(model: Any, batch: Any) -> Any:
