@@ -306,17 +306,24 @@ def bench_recording(ours: TinyGPT, rounds: int, inner: int) -> None:
         with hookpoints.record(ours):
             ours(tokens)
 
+    def counted() -> None:
+        with hookpoints.record(ours, stats=False):
+            ours(tokens)
+
     with torch.no_grad():
-        s = interleaved({"plain": lambda: ours(tokens), "recorded": recorded}, rounds, inner)
-    per_point = statistics.median(
-        (r - p) / len(ours.hook_dict) for r, p in zip(s["recorded"], s["plain"], strict=True)
-    )
-    row(
-        "hookpoints.record() on every point, 1x8 (cost per point)",
-        f"{per_point * 1e6:.1f} us",
-        f"{ratio(s, 'recorded', 'plain'):.2f}x fwd",
-        "off: nothing attached, no cost",
-    )
+        s = interleaved(
+            {"plain": lambda: ours(tokens), "recorded": recorded, "counted": counted}, rounds, inner
+        )
+    for key, label in (("recorded", "with statistics"), ("counted", "stats=False: fired counts, hook time")):
+        per_point = statistics.median(
+            (r - p) / len(ours.hook_dict) for r, p in zip(s[key], s["plain"], strict=True)
+        )
+        row(
+            f"hookpoints.record() on every point, 1x8, {label}",
+            f"{per_point * 1e6:.1f} us/point",
+            f"{ratio(s, key, 'plain'):.2f}x fwd",
+            "off: nothing attached, no cost",
+        )
 
 
 def bench_sinks(ours: TinyGPT, n_batches: int = 200) -> None:
@@ -537,7 +544,7 @@ def main() -> None:
     rounds = 3 if args.quick else args.rounds
     print(
         f"torch {torch.__version__}, threads {torch.get_num_threads()}, "
-        f"TransformerLens {getattr(tl, '__version__', '?') if HAVE_TL else 'absent'}, rounds {rounds}"
+        f"TransformerLens {_tl_version()}, rounds {rounds}"
     )
     print(f"  {'measure':<58} {'hookpoints':>12} {'TL / peer':>14}  target")
     bench_hookpoint_call()

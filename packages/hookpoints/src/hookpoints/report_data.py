@@ -54,23 +54,29 @@ class ActivationStats:
 
     @classmethod
     def of(cls, tensor: Tensor) -> ActivationStats:
+        """Summarise a tensor with as few kernel launches and host syncs as possible."""
         t = tensor.detach()
-        values = t if t.is_floating_point() or t.is_complex() else t.to(torch.float64)
-        if values.is_complex():
-            values = values.abs()
-        finite_mask = torch.isfinite(values)
-        nan = int(torch.isnan(values).sum())
-        inf = int(torch.isinf(values).sum())
-        finite = values[finite_mask].to(torch.float64) if (nan or inf) else values.to(torch.float64)
-        n = finite.numel()
+        values = t.abs() if t.is_complex() else t
+        values = values.reshape(-1).to(torch.float64)
+        nan = inf = 0
+        if values.numel() and not bool(torch.isfinite(values).all()):
+            nan = int(torch.isnan(values).sum())
+            inf = int(torch.isinf(values).sum())
+            values = values[torch.isfinite(values)]
+        mean = std = absmax = None
+        if values.numel():
+            mean_t = values.mean()
+            var = (values - mean_t).square_().mean()
+            mean, var_f, low_f, high_f = torch.stack([mean_t, var, values.min(), values.max()]).tolist()
+            std, absmax = var_f**0.5, max(-low_f, high_f)
         return cls(
             shape=tuple(t.shape),
             dtype=str(t.dtype).replace("torch.", ""),
             device=str(t.device),
             bytes=t.numel() * t.element_size(),
-            mean=float(finite.mean()) if n else None,
-            std=float(finite.std(unbiased=False)) if n else None,
-            absmax=float(finite.abs().max()) if n else None,
+            mean=mean,
+            std=std,
+            absmax=absmax,
             nan=nan,
             inf=inf,
         )

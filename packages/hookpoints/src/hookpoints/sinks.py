@@ -127,14 +127,16 @@ class RunningStats:
         self.max: Tensor | None = None
 
     def update(self, values: Tensor, dims: Sequence[int]) -> None:
-        x = values.detach().to(torch.float64)
-        n = 1
-        for d in dims:
-            n *= x.shape[d]
-        batch_mean = x.mean(dim=tuple(dims))
-        batch_m2 = ((x - batch_mean.view(_keep(x.ndim, dims, batch_mean))) ** 2).sum(dim=tuple(dims))
-        batch_min = x.amin(dim=tuple(dims))
-        batch_max = x.amax(dim=tuple(dims))
+        """Absorb ``values`` reduced over ``dims`` (leading dimensions, e.g. batch and position)."""
+        lead = len(dims)
+        if sorted(d % values.ndim for d in dims) != list(range(lead)):
+            raise ValueError(f"reduce sink: can only reduce leading dimensions, not {list(dims)}")
+        x = values.detach().reshape(-1, *values.shape[lead:]).to(torch.float64)
+        n = x.shape[0]
+        # Plain reductions: on the CPU they are several times faster than var_mean / aminmax.
+        batch_mean = x.mean(dim=0)
+        batch_m2 = (x - batch_mean).square_().sum(dim=0)
+        batch_min, batch_max = x.amin(dim=0), x.amax(dim=0)
         if self.mean is None or self.m2 is None or self.min is None or self.max is None:
             self.count, self.mean, self.m2, self.min, self.max = n, batch_mean, batch_m2, batch_min, batch_max
             return
@@ -146,7 +148,7 @@ class RunningStats:
         total = self.count + n
         delta = batch_mean - self.mean
         self.mean = self.mean + delta * (n / total)
-        self.m2 = self.m2 + batch_m2 + delta**2 * (self.count * n / total)
+        self.m2 = self.m2 + batch_m2 + delta.square() * (self.count * n / total)
         self.min = torch.minimum(self.min, batch_min)
         self.max = torch.maximum(self.max, batch_max)
         self.count = total
@@ -166,14 +168,6 @@ class RunningStats:
         if self.mean is None or self.min is None or self.max is None:
             raise ValueError("no values were seen")
         return {"mean": self.mean, "var": self.var, "std": self.std, "min": self.min, "max": self.max}
-
-
-def _keep(ndim: int, dims: Sequence[int], reduced: Tensor) -> list[int]:
-    """Shape of ``reduced`` with singleton dims re-inserted at ``dims`` (for broadcasting)."""
-    shape = list(reduced.shape)
-    for d in sorted(d % ndim for d in dims):
-        shape.insert(d, 1)
-    return shape
 
 
 class ReduceSink:
