@@ -11,8 +11,10 @@ was expected, and returns nothing on success::
 
 from __future__ import annotations
 
+import dataclasses
+import random
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import torch
@@ -268,3 +270,116 @@ def check_cache_sink(sink: CacheSink | str, params: Mapping[str, Any] | None = N
     assert finalized == [True], f"{label}: finalize ran {len(finalized)} times"
     assert not any(p.fwd_hooks for p in model.hook_points()), f"{label}: hooks left on the model"
     return result
+
+
+# ------------------------------------------------------------------ property-test helpers
+# Shared by conversion-step plugins' hypothesis tests: inputs in every dtype and memory
+# layout, and the check that an edit through a view equals the same edit made by hand on
+# the full tensor (values and gradients).
+
+FLOATS = (torch.float32, torch.float64, torch.bfloat16)
+INTS = (torch.int64, torch.int32)
+LAYOUTS = ("contiguous", "transposed", "strided")
+
+Index = tuple[int, ...]
+
+
+def make_tensor(
+    shape: Sequence[int], dtype: torch.dtype, seed: int, layout: str, grid: bool = False
+) -> Tensor:
+    """Random values in ``shape`` and ``dtype``, laid out contiguously or not.
+
+    ``grid``: multiples of 1/4 in [-16, 16], so small sums are exact in every dtype.
+    """
+    generator = torch.Generator().manual_seed(seed)
+
+    def fill(size: Sequence[int]) -> Tensor:
+        if grid or not dtype.is_floating_point:
+            low, high = (-64, 65) if grid else (-100, 100)
+            values = torch.randint(low, high, tuple(size), generator=generator)
+            return (values / 4).to(dtype) if dtype.is_floating_point else values.to(dtype)
+        return torch.randn(tuple(size), generator=generator, dtype=torch.float64).to(dtype)
+
+    shape = tuple(shape)
+    if layout == "transposed" and len(shape) >= 2:
+        return fill(shape[::-1]).permute(*reversed(range(len(shape))))
+    if layout == "strided" and shape:
+        return fill((*shape[:-1], 2 * shape[-1]))[..., ::2]
+    return fill(shape)
+
+
+def shapes(min_dims: int = 1, max_dims: int = 4, max_side: int = 4) -> Any:
+    """A hypothesis strategy for tensor shapes (needs ``hypothesis``)."""
+    from hypothesis import strategies as st
+
+    return st.lists(st.integers(1, max_side), min_size=min_dims, max_size=max_dims).map(tuple)
+
+
+@dataclasses.dataclass
+class ViewExample:
+    """A conversion, an input, and -- written out by hand -- where each view position lives in
+    the input (``to_full``) and which elementwise maps take an input element to the view and
+    back (``fwd`` / ``inv``): what "the same edit made by hand" means for that step."""
+
+    conversion: Any
+    x: Tensor
+    to_full: Callable[[Index], Index] = lambda p: p
+    fwd: Callable[[Tensor, Index], Tensor] = lambda t, q: t
+    inv: Callable[[Tensor, Index], Tensor] = lambda t, q: t
+    seed: int = 0
+
+
+def positions(shape: Sequence[int], seed: int, count: int = 2) -> list[Index]:
+    rng = random.Random(seed)
+    return [tuple(rng.randrange(n) for n in shape) for _ in range(count)]
+
+
+EDITS: tuple[Callable[[Tensor], Tensor], ...] = (lambda t: t * 3, lambda t: t * 0)
+
+
+def edit_view(view: Tensor, where: list[Index]) -> Tensor:
+    """The edit a hook makes: scale one element by 3 and zero another (out of place)."""
+    edited = view.clone()
+    for p, op in zip(where, EDITS, strict=False):
+        edited[p] = op(edited[p])
+    return edited
+
+
+def edit_by_hand(ex: ViewExample, x: Tensor, where: list[Index]) -> Tensor:
+    """The same edit made on the full tensor, through the step's maps written by hand."""
+    edited = x.clone()
+    for p, op in zip(where, EDITS, strict=False):
+        q = ex.to_full(p)
+        edited[q] = ex.inv(op(ex.fwd(edited[q], q)), q)
+    return edited
+
+
+def assert_same(actual: Tensor, expected: Tensor, what: str) -> None:
+    assert actual.shape == expected.shape, f"{what}: shape {tuple(actual.shape)} != {tuple(expected.shape)}"
+    assert actual.dtype == expected.dtype, f"{what}: dtype {actual.dtype} != {expected.dtype}"
+    assert torch.equal(actual, expected), f"{what}: values differ"
+
+
+def check_roundtrip(ex: ViewExample) -> None:
+    conversion, x = ex.conversion, ex.x
+    view = conversion.convert(x)
+    assert_same(conversion.revert(view, x), x, f"{conversion!r}: revert(convert(x), x)")
+    # What a hook returns is a new tensor, usually contiguous: the same values must come back.
+    assert_same(conversion.revert(view.clone(), x), x, f"{conversion!r}: revert(clone)")
+    assert_same(conversion.revert(view.contiguous(), x.contiguous()), x, f"{conversion!r}: contiguous")
+
+
+def check_edit_and_gradient(ex: ViewExample) -> None:
+    conversion, x = ex.conversion, ex.x
+    where = positions(conversion.convert(x).shape, ex.seed)
+    through = conversion.revert(edit_view(conversion.convert(x), where), x)
+    assert_same(through, edit_by_hand(ex, x, where), f"{conversion!r}: edit through the view")
+    if not x.dtype.is_floating_point:
+        return
+    weight = make_tensor(x.shape, x.dtype, ex.seed + 1, "contiguous")
+    leaf_a = x.detach().clone().requires_grad_(True)
+    leaf_b = x.detach().clone().requires_grad_(True)
+    (conversion.revert(edit_view(conversion.convert(leaf_a), where), leaf_a) * weight).sum().backward()
+    (edit_by_hand(ex, leaf_b, where) * weight).sum().backward()  # type: ignore[no-untyped-call]
+    assert leaf_a.grad is not None and leaf_b.grad is not None
+    assert_same(leaf_a.grad, leaf_b.grad, f"{conversion!r}: gradient through the edited view")
