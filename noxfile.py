@@ -156,7 +156,7 @@ def lint(session: nox.Session) -> None:
 @nox.session
 def typecheck(session: nox.Session) -> None:
     """mypy --strict on the core package."""
-    session.install(*CONSTRAINTS, "torch==2.13.0", "mypy>=1.10", "numpy")
+    session.install(*CONSTRAINTS, "torch==2.13.0", "mypy>=1.10", "numpy", "hypothesis")
     session.install(*CONSTRAINTS, "-e", CORE)
     session.run("mypy")
 
