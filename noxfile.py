@@ -206,5 +206,7 @@ def demo(session: nox.Session) -> None:
 def bench(session: nox.Session) -> None:
     """Overhead ratios against raw torch and TransformerLens 3.9, measured in the same run."""
     session.install(*CONSTRAINTS, "torch==2.13.0", "numpy", "transformer_lens==3.9.0", "transformers")
-    session.install(*CONSTRAINTS, f"./{CORE}", "./plugins/hookpoints-safetensors")
+    session.install(
+        *CONSTRAINTS, f"./{CORE}", "./plugins/hookpoints-safetensors", "./plugins/hookpoints-tensor-ops"
+    )
     session.run("python", "tests/bench/run_bench.py", *session.posargs, env={"OMP_NUM_THREADS": "1"})

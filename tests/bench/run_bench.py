@@ -464,6 +464,63 @@ def bench_attached_hf(rounds: int, inner: int) -> None:
     )
 
 
+def bench_conversion(rounds: int) -> None:
+    """A hook through split_heads vs (a) the same function on the flat tensor, (b) equal work by hand."""
+    import hookpoints
+
+    if "split_heads" not in hookpoints.conversions.available():
+        row("hook through split_heads", "skipped", "-", "hookpoints-tensor-ops not installed")
+        return
+    x = torch.zeros(1, 8, CFG.d_model)
+    n = CFG.n_heads
+
+    def cache(t: torch.Tensor, *, hook: Any) -> None:
+        hook.ctx["v"] = t.detach()
+
+    def cache_heads_by_hand(t: torch.Tensor, *, hook: Any) -> None:
+        hook.ctx["v"] = t.detach().unflatten(-1, (n, -1))
+
+    def ablate(t: torch.Tensor, *, hook: Any) -> torch.Tensor:
+        t = t.clone()
+        t[:, :, 1] = 0
+        return t
+
+    def ablate_head_by_hand(t: torch.Tensor, *, hook: Any) -> torch.Tensor:
+        t = t.clone()
+        t.unflatten(-1, (n, -1))[:, :, 1] = 0
+        return t
+
+    def point(fn: Callable[..., Any], view: bool) -> HookPoint:
+        hp = HookPoint(name="p")
+        if view:
+            hp.enable_reshape("split_heads", n_heads=n)
+        hp.add_hook(fn)
+        return hp
+
+    cases = {
+        "cache_view": point(cache, True),
+        "cache_flat": point(cache, False),
+        "cache_hand": point(cache_heads_by_hand, False),
+        "ablate_view": point(ablate, True),
+        "ablate_flat": point(ablate, False),
+        "ablate_hand": point(ablate_head_by_hand, False),
+    }
+    s = interleaved({k: (lambda hp=hp: hp(x)) for k, hp in cases.items()}, rounds, 2000)
+    for kind in ("cache", "ablate"):
+        row(
+            f"{kind} hook through split_heads / same function on the flat tensor",
+            fmt(ratio(s, f"{kind}_view", f"{kind}_flat")),
+            f"{statistics.median(s[kind + '_view']) * 1e6:.1f} us",
+            "target <= 1.5x",
+        )
+        row(
+            f"{kind} hook through split_heads / same per-head work by hand",
+            fmt(ratio(s, f"{kind}_view", f"{kind}_hand")),
+            f"{statistics.median(s[kind + '_hand']) * 1e6:.1f} us hand",
+            "equal-work reading",
+        )
+
+
 def bench_compile(ours: TinyGPT) -> None:
     torch._dynamo.reset()
     tokens = torch.randint(0, CFG.d_vocab, (1, 8), generator=torch.Generator().manual_seed(0))
@@ -557,6 +614,7 @@ def main() -> None:
     bench_recording(ours, rounds, 10)
     bench_sinks(ours, 40 if args.quick else 200)
     bench_attached_hf(rounds, 5)
+    bench_conversion(rounds)
     bench_compile(ours)
     bench_import_and_plugins()
 
