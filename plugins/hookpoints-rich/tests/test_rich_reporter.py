@@ -110,3 +110,21 @@ def test_html_export(tmp_path: Path) -> None:
 def test_report_function_uses_rich_by_default() -> None:
     text = hookpoints.report(Arith(), width=60)
     assert "Arith" in text and "hook_mid" in text and max(len(line) for line in text.splitlines()) <= 60
+
+
+@pytest.mark.parametrize("width", [60, 80, 100, 140])
+def test_tables_are_never_cropped(width: int) -> None:
+    from hookpoints.examples import TinyGPT, TinyGPTConfig
+
+    model = TinyGPT(
+        TinyGPTConfig(n_layers=2, d_model=32, n_heads=2, d_head=16, d_mlp=64, d_vocab=50, n_ctx=16)
+    )
+    model.add_hook("blocks.0.attn.hook_z", plant_nan)
+    with torch.no_grad(), record(model) as run:
+        model(torch.randint(0, 50, (1, 6)))
+    text = RichReporter().render(build_report(model, run=run), width=width)
+    rows = [line for line in text.splitlines() if line.startswith(("│", "┃", "┏", "┡", "└"))]
+    assert rows and all(line.rstrip()[-1] in "│┃┓┩┘" for line in rows), (
+        f"a table was cropped at width {width}"
+    )
+    assert "blocks.0.attn.hook_z" in text.replace("│", "").replace("\n", "") or "hook_z" in text

@@ -32,43 +32,74 @@ def _hooks_text(point: PointReport) -> Text:
     return text if point.hooks else Text("-", style="dim")
 
 
-def _points_table(report: HookReport) -> Table:
+def _tail(text: Text, width: int) -> Text:
+    """Keep the end of ``text`` (the informative part of a dotted name) within ``width`` cells."""
+    if text.cell_len <= width:
+        return text
+    return Text("…").append_text(text[text.cell_len - (width - 1) :])
+
+
+def _head(text: Text, width: int) -> Text:
+    if text.cell_len <= width:
+        return text
+    return text[: width - 1].append("…")
+
+
+def _points_table(report: HookReport, width: int | None = None) -> Table:
+    width = width or 100
     with_stats = any(p.stats is not None for p in report.points)
-    table = Table(title=f"{report.model}: hook points", title_justify="left", expand=False, pad_edge=False)
-    table.add_column("hook point", overflow="fold", ratio=3, min_width=10)
-    table.add_column("shape", no_wrap=True)
-    if with_stats:
-        table.add_column("mean", justify="right", no_wrap=True)
-        table.add_column("absmax", justify="right", no_wrap=True)
-        table.add_column("nan/inf", justify="right", no_wrap=True)
-    if report.recorded:
-        table.add_column("fired", justify="right", no_wrap=True)
-    table.add_column("hooks", overflow="fold", ratio=2, min_width=6)
+    with_mean = with_stats and width >= 100  # narrow terminals: drop mean before squeezing names
+    headers = [
+        "hook point",
+        "shape",
+        *(["mean"] if with_mean else []),
+        *(["absmax", "nan/inf"] if with_stats else []),
+    ]
+    headers += [*(["fired"] if report.recorded else []), "hooks"]
+    rows: list[list[Text]] = []
     for point in report.points:
         prefix, _, leaf = point.name.rpartition(".")
         name = Text()
         name.append(f"{prefix}." if prefix else "", style="dim")
         name.append(leaf, style="bold cyan" if point.hooks else "")
-        row: list[RenderableType] = [name]
         stats = point.stats
+        row = [name]
         if stats is None:
             row.append(Text("never fired", style="bold red") if point.never_fired else Text("-", style="dim"))
         else:
-            row.append("x".join(map(str, stats.shape)) or "scalar")
+            row.append(Text("x".join(map(str, stats.shape)) or "scalar"))
         if with_stats:
             if stats is None:
-                row += ["-", "-", "-"]
+                row += [Text("-")] * (3 if with_mean else 2)
             else:
                 anomaly = Text(f"{stats.nan}/{stats.inf}" if stats.anomalous else "-")
                 if stats.nan:
                     anomaly.stylize("bold red")
                 elif stats.inf:
                     anomaly.stylize("yellow")
-                row += [format_number(stats.mean), format_number(stats.absmax), anomaly]
+                row += [
+                    *([Text(format_number(stats.mean))] if with_mean else []),
+                    Text(format_number(stats.absmax)),
+                    anomaly,
+                ]
         if report.recorded:
             row.append(Text(str(point.fired), style="bold red" if point.never_fired else ""))
         row.append(_hooks_text(point))
-        table.add_row(*row)
+        rows.append(row)
+    # Size the columns ourselves so nothing is cropped: fixed columns keep their content,
+    # names and hooks share what is left (names first), longer cells are shortened with "…".
+    natural = [max([len(h), *(r[i].cell_len for r in rows)]) for i, h in enumerate(headers)]
+    overhead = 3 * len(headers) - 1  # borders and padding (no padding at the table's edges)
+    free = width - overhead - sum(natural[1:-1])
+    name_width = max(8, min(natural[0], free - min(natural[-1], 8)))
+    hooks_width = max(5, min(natural[-1], free - name_width))
+    table = Table(title=f"{report.model}: hook points", title_justify="left", expand=False, pad_edge=False)
+    table.add_column("hook point", no_wrap=True, width=name_width)
+    for header in headers[1:-1]:
+        table.add_column(header, justify="left" if header == "shape" else "right", no_wrap=True)
+    table.add_column("hooks", no_wrap=True, width=hooks_width)
+    for row in rows:
+        table.add_row(_tail(row[0], name_width), *row[1:-1], _head(row[-1], hooks_width))
     return table
 
 
@@ -123,13 +154,13 @@ def _summary(report: HookReport) -> Text:
     return text
 
 
-def renderable(report: HookReport) -> RenderableType:
+def renderable(report: HookReport, width: int | None = None) -> RenderableType:
     """The rich renderable for ``report`` (print it on your own Console for live colour)."""
     parts: list[RenderableType] = []
     if not report.points:
         parts.append(Text(f"{report.model}: no hook points", style="dim"))
     elif report.recorded or report.captured:
-        parts.append(_points_table(report))
+        parts.append(_points_table(report, width))
     else:
         parts.append(_inventory_tree(report))
     parts.append(_summary(report))
@@ -156,7 +187,7 @@ class RichReporter:
 
     def render(self, report: HookReport, *, width: int = 100, color: bool = False) -> str:
         console = _console(width, color)
-        console.print(renderable(report))
+        console.print(renderable(report, width))
         output = console.file.getvalue()  # type: ignore[attr-defined]
         return str(output).rstrip("\n")
 
@@ -169,7 +200,7 @@ class RichReporter:
 def export_svg(report: HookReport, path: str | Path, *, width: int = 100, title: str = "hookpoints") -> Path:
     """Write the report as an SVG picture (rich's own export) and return the path."""
     console = _console(width, color=True, record=True)
-    console.print(renderable(report))
+    console.print(renderable(report, width))
     path = Path(path)
     console.save_svg(str(path), title=title)
     return path
@@ -178,7 +209,7 @@ def export_svg(report: HookReport, path: str | Path, *, width: int = 100, title:
 def export_html(report: HookReport, path: str | Path, *, width: int = 100) -> Path:
     """Write the report as standalone HTML (rich's own export) and return the path."""
     console = _console(width, color=True, record=True)
-    console.print(renderable(report))
+    console.print(renderable(report, width))
     path = Path(path)
     console.save_html(str(path))
     return path
