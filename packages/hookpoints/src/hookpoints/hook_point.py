@@ -29,7 +29,6 @@ from torch.nn.modules import module as _torch_module
 from .conversion import revert_accepts_original
 from .errors import HookShapeError, NonInvertibleConversionError
 from .handles import Direction, LensHandle
-from .names import hook_display_name
 
 # Global module hooks live in these module-level dicts; torch mutates them in place.
 _GLOBAL_FORWARD_HOOKS = _torch_module._global_forward_hooks
@@ -152,23 +151,11 @@ class HookPoint(nn.Module):
             if self._torch_hooked():
                 return _MODULE_CALL(self, x)
             self.__dict__["_torch_slow"] = False  # torch hooks were removed through their handles
-        fwd = self._fwd_calls
-        if self._bwd_calls or self.hook_conversion is not None:
+        if self._bwd_calls:
             return self.forward(x)
-        if not fwd:
-            self.__dict__["_slow"] = self._torch_slow
-            return x
-        # The common case, inlined: forward hooks only, no conversion.
-        for fn, hook_arg, handle in fwd:
-            try:
-                result = fn(x, hook=hook_arg)
-            except Exception as exc:
-                _add_note(exc, f"(raised by forward hook {handle.hook_name} on hook point {self.name!r})")
-                raise
-            if result is not None:
-                if self.check_shape:
-                    self._check_replacement(x, result, handle)
-                x = result
+        if self._fwd_calls:
+            return self._dispatch_forward(x)
+        self.__dict__["_slow"] = self._torch_slow  # nothing of ours left: back to the fast path
         return x
 
     def forward(self, x: Any) -> Any:
@@ -194,21 +181,29 @@ class HookPoint(nn.Module):
             or "forward" in self.__dict__
         )
 
-    def _dispatch_forward(self, x: Any) -> Any:
-        conversion = self.hook_conversion
-        view = conversion.convert(x) if conversion is not None else x
+    def _run_hooks(self, calls: tuple[_Call, ...], view: Any, backward: bool) -> tuple[Any, bool]:
+        """Call each hook on ``view`` in order; a non-None return replaces it for the next one."""
         changed = False
-        for fn, hook_arg, handle in self._fwd_calls:
+        for fn, hook_arg, handle in calls:
             try:
                 result = fn(view, hook=hook_arg)
             except Exception as exc:
-                _add_note(exc, f"(raised by forward hook {handle.hook_name} on hook point {self.name!r})")
+                kind = "backward" if backward else "forward"
+                _add_note(exc, f"(raised by {kind} hook {handle.hook_name} on hook point {self.name!r})")
                 raise
             if result is not None:
+                if backward and isinstance(result, tuple) and len(result) == 1:
+                    result = result[0]  # torch-style (grad,) returns
                 if self.check_shape:
                     self._check_replacement(view, result, handle)
                 view = result
                 changed = True
+        return view, changed
+
+    def _dispatch_forward(self, x: Any) -> Any:
+        conversion = self.hook_conversion
+        view = conversion.convert(x) if conversion is not None else x
+        view, changed = self._run_hooks(self._fwd_calls, view, backward=False)
         if not changed:
             return x
         return self._revert(view, x) if conversion is not None else view
@@ -217,25 +212,13 @@ class HookPoint(nn.Module):
         scale = self.backward_scale
         seen = grad * scale if scale != 1.0 else grad
         conversion = self.hook_conversion
-        view = conversion.convert(seen) if conversion is not None else seen
-        changed = False
-        for fn, hook_arg, handle in calls:
-            try:
-                result = fn(view, hook=hook_arg)
-            except Exception as exc:
-                _add_note(exc, f"(raised by backward hook {handle.hook_name} on hook point {self.name!r})")
-                raise
-            if result is not None:
-                if isinstance(result, tuple) and len(result) == 1:
-                    result = result[0]
-                if self.check_shape:
-                    self._check_replacement(view, result, handle)
-                view = result
-                changed = True
+        view, changed = self._run_hooks(
+            calls, conversion.convert(seen) if conversion is not None else seen, True
+        )
         if not changed:
             return None
         out = self._revert(view, seen) if conversion is not None else view
-        return out / scale if scale != 1.0 else out
+        return out / scale if scale != 1.0 else out  # type: ignore[no-any-return]
 
     def _revert(self, view: Any, original: Any) -> Any:
         """Write an edited view back; conversions that accept it also get the original tensor.
@@ -496,7 +479,3 @@ class HookPoint(nn.Module):
         if self._hooks_bwd:
             bits.append(f"{len(self._hooks_bwd)} bwd")
         return f"HookPoint({', '.join(bits)})"
-
-    def describe_hooks(self) -> list[str]:
-        """Display names of attached hooks, in call order (for reports)."""
-        return [f"{h.dir}:{hook_display_name(h.user_hook)}" for h in (*self._hooks_fwd, *self._hooks_bwd)]

@@ -37,12 +37,10 @@ __all__ = [
     "Sub",
     "TensorOp",
     "Transpose",
-    "accepts_original",
 ]
 
 
 # ---------------------------------------------------------------------------- helpers
-accepts_original = revert_accepts_original  # the rule HookPoint applies
 
 
 def _callable_with_one(fn: Callable[..., Any]) -> bool:
@@ -592,7 +590,7 @@ class Chain(TensorOp):
         self.steps = tuple(_build(i, spec) for i, spec in enumerate(steps))
         if not self.steps:
             raise ValueError("chain: steps must hold at least one step")
-        self._takes_original = tuple(accepts_original(step.revert) for step in self.steps)
+        self._takes_original = tuple(revert_accepts_original(step.revert) for step in self.steps)
         needs = [
             bool(getattr(step, "needs_original", takes))
             for step, takes in zip(self.steps, self._takes_original, strict=True)
@@ -661,7 +659,7 @@ class CallablePair(TensorOp):
         self.convert_fn = convert_fn
         self.revert_fn = revert_fn
         self.invertible = revert_fn is not None
-        self._takes_original = revert_fn is not None and accepts_original(revert_fn)
+        self._takes_original = revert_fn is not None and revert_accepts_original(revert_fn)
         self._requires_original = (
             revert_fn is not None and self._takes_original and not _callable_with_one(revert_fn)
         )
