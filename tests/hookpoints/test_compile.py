@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import torch
 
+from hookpoints import BaseTensorConversion
 from hookpoints.examples import TinyGPT
 
 
@@ -30,4 +31,44 @@ def test_compiled_model_with_caching_hooks_has_no_graph_breaks(gpt: TinyGPT, tok
     assert cache.keys() == expected.keys()
     for name, value in expected.items():
         assert torch.allclose(cache[name], value, atol=1e-6), name
+    torch._dynamo.reset()
+
+
+class MergedHeadsView(BaseTensorConversion):
+    """hook_z [batch, pos, head, d_head] seen as [batch, pos, head * d_head], always a view here."""
+
+    convert_returns_view = True
+
+    def handle_conversion(self, x: torch.Tensor, *ctx: object) -> torch.Tensor:
+        return x.flatten(-2)  # hook_z is contiguous in TinyGPT: flatten is a view
+
+    def handle_revert(self, x: torch.Tensor, *ctx: torch.Tensor) -> torch.Tensor:
+        return x.view_as(ctx[0])
+
+
+def test_hooks_through_conversions_compile_without_graph_breaks(gpt: TinyGPT, tokens: torch.Tensor) -> None:
+    """Both dispatch paths: a returned copy goes through revert, an in-place edit skips it."""
+    torch._dynamo.reset()
+    d_head = gpt.cfg.d_head
+
+    def zero_head_0_in_place(t: torch.Tensor, *, hook: object) -> torch.Tensor:
+        t[..., :d_head] = 0
+        return t
+
+    def halve_copy(t: torch.Tensor, *, hook: object) -> torch.Tensor:
+        return t * 0.5
+
+    gpt.hook_dict["blocks.0.attn.hook_z"].enable_reshape(MergedHeadsView())
+    gpt.hook_dict["blocks.1.attn.hook_z"].enable_reshape(MergedHeadsView())
+    gpt.add_hook("blocks.0.attn.hook_z", zero_head_0_in_place)
+    gpt.add_hook("blocks.1.attn.hook_z", halve_copy)
+    with torch.no_grad():
+        explanation = torch._dynamo.explain(gpt)(tokens)
+        assert explanation.graph_break_count == 0, explanation.break_reasons
+        eager = gpt(tokens)
+        compiled = torch.compile(gpt, backend="aot_eager")(tokens)
+        gpt.reset_hooks()
+        plain = gpt(tokens)
+    assert torch.allclose(compiled, eager, atol=1e-6)
+    assert not torch.allclose(eager, plain), "the hooks must change the output"
     torch._dynamo.reset()

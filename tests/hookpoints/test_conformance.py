@@ -59,6 +59,28 @@ def test_conversion_check_catches_read_only_step_that_reverts_silently() -> None
         check_conversion_step(ConversionStep("ro", "read only", Unreverted, invertible=False))
 
 
+class CopyClaimingView:
+    """Claims its convert returns a view, but copies: in-place edits would be lost."""
+
+    convert_returns_view = True
+
+    def convert(self, x: torch.Tensor) -> torch.Tensor:
+        return x.clone()
+
+    def revert(self, x: torch.Tensor) -> torch.Tensor:
+        return x
+
+
+def test_conversion_check_catches_a_false_view_claim() -> None:
+    with pytest.raises(AssertionError, match="'copy'.*declares convert_returns_view"):
+        check_conversion_step(ConversionStep("copy", "copies", CopyClaimingView))
+
+    class CopyWithoutClaim(CopyClaimingView):
+        convert_returns_view = False
+
+    check_conversion_step(ConversionStep("copy", "copies", CopyWithoutClaim))  # no claim: fine
+
+
 def test_reporter_check_catches_overwide_output() -> None:
     class Wide:
         def render(self, report, *, width=100, color=False):  # type: ignore[no-untyped-def]

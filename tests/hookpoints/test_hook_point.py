@@ -325,6 +325,102 @@ def test_duck_typed_tl_conversion_works() -> None:
     assert torch.equal(seen[0], torch.full((2,), 2.0)) and torch.equal(out, torch.full((2,), 2.0))
 
 
+class CountingViewSplit(SplitHeads):
+    """A split that is always a view and counts its reverts."""
+
+    convert_returns_view = True
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.reverts = 0
+
+    def handle_revert(self, x: torch.Tensor, *ctx: object) -> torch.Tensor:
+        self.reverts += 1
+        return super().handle_revert(x)
+
+
+def _zero_head_1_in_place(t: torch.Tensor, *, hook: object) -> torch.Tensor:
+    t[..., 1, :] = 0  # TransformerLens's canonical head ablation: edit in place, return it
+    return t
+
+
+def test_in_place_edit_returned_through_a_view_conversion_skips_revert() -> None:
+    conversion = CountingViewSplit()
+    hp = HookPoint(name="p")
+    hp.enable_reshape(conversion)
+    hp.add_hook(_zero_head_1_in_place)
+    x = torch.arange(8.0).reshape(2, 4)
+    out = hp(x)
+    assert out is x and conversion.reverts == 0
+    assert torch.equal(out, torch.tensor([[0.0, 1, 0, 0], [4, 5, 0, 0]]))
+    hp.add_hook(lambda t, hook: t * 2)  # a new tensor: revert runs as before
+    out = hp(torch.arange(8.0).reshape(2, 4))
+    assert conversion.reverts == 1
+    assert torch.equal(out, torch.tensor([[0.0, 2, 0, 0], [8, 10, 0, 0]]))
+
+
+def test_in_place_shortcut_needs_the_conversion_to_claim_views() -> None:
+    class NoClaim(CountingViewSplit):
+        convert_returns_view = False
+
+    conversion = NoClaim()
+    hp = HookPoint(name="p")
+    hp.enable_reshape(conversion)
+    hp.add_hook(_zero_head_1_in_place)
+    out = hp(torch.arange(8.0).reshape(2, 4))
+    assert conversion.reverts == 1
+    assert torch.equal(out, torch.tensor([[0.0, 1, 0, 0], [4, 5, 0, 0]]))
+
+
+def test_in_place_shortcut_keeps_gradients_equal_to_the_hand_edit() -> None:
+    weight = torch.arange(1.0, 9.0).reshape(2, 4)
+    hp = HookPoint(name="p")
+    hp.enable_reshape(CountingViewSplit())
+    hp.add_hook(_zero_head_1_in_place)
+    leaf = torch.ones(2, 4, requires_grad=True)
+    (hp(leaf * 3) * weight).sum().backward()
+    by_hand = torch.ones(2, 4, requires_grad=True)
+    edited = by_hand * 3
+    edited.unflatten(-1, (2, 2))[..., 1, :] = 0
+    (edited * weight).sum().backward()
+    assert torch.equal(leaf.grad, by_hand.grad)
+
+
+def test_in_place_backward_edit_through_a_view_conversion_lands_in_the_gradient() -> None:
+    conversion = CountingViewSplit()
+    hp = HookPoint(name="p")
+    hp.enable_reshape(conversion)
+    hp.add_hook(_zero_head_1_in_place, dir="bwd")
+    x = torch.ones(2, 4, requires_grad=True)
+    (hp(x * 1) * torch.arange(1.0, 9.0).reshape(2, 4)).sum().backward()
+    assert conversion.reverts == 0
+    assert torch.equal(x.grad, torch.tensor([[1.0, 2, 0, 0], [5, 6, 0, 0]]))
+
+
+def test_read_only_conversion_claiming_views_still_refuses_returned_values() -> None:
+    class ReadOnlyView(ReadOnly):
+        convert_returns_view = True
+        invertible = False
+
+        def handle_conversion(self, x: torch.Tensor, *ctx: object) -> torch.Tensor:
+            return x.view_as(x)
+
+    hp = HookPoint(name="p")
+    hp.enable_reshape(ReadOnlyView())
+    hp.add_hook(lambda t, hook: t)
+    with pytest.raises(NonInvertibleConversionError, match="'p'"):
+        hp(torch.ones(2))
+
+
+def test_conversion_set_directly_tl_style_gets_the_original_on_revert() -> None:
+    hp = HookPoint()
+    hp.hook_conversion = SelectFirstHalf()  # TransformerLens code assigns the attribute
+    hp.add_hook(lambda t, hook: t * 0)
+    assert torch.equal(hp(torch.arange(1.0, 5.0)), torch.tensor([0.0, 0.0, 3.0, 4.0]))
+    hp.hook_conversion = None
+    assert torch.equal(hp(torch.arange(1.0, 5.0)), torch.zeros(4))
+
+
 def test_enable_reshape_rejects_objects_without_convert_revert() -> None:
     with pytest.raises(TypeError, match="convert"):
         HookPoint(name="p").enable_reshape(object())

@@ -48,6 +48,10 @@ class ChainConversion:
 
     def __init__(self, steps: Iterable[Any]) -> None:
         self.steps = tuple(steps)
+        self.convert_returns_view = all(
+            getattr(step, "convert_returns_view", False) is True and getattr(step, "invertible", True)
+            for step in self.steps
+        )
 
     def convert(self, x: Any) -> Any:
         for step in self.steps:

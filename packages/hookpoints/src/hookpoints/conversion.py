@@ -56,6 +56,11 @@ class BaseTensorConversion:
     """
 
     invertible: bool = True
+    #: True when ``convert`` always returns a view sharing its input's memory (a split,
+    #: permutation or narrowing). A hook that edits that view in place and returns it then
+    #: needs no ``revert``: the edit is already in the activation, so the hook point skips it.
+    #: Leave it False when ``convert`` may copy (``reshape``, ``flatten``) or the filters do.
+    convert_returns_view: bool = False
 
     def __init__(
         self,
@@ -116,6 +121,8 @@ class BaseTensorConversion:
 
 class IdentityConversion(BaseTensorConversion):
     """The trivial conversion: the hook sees the activation itself."""
+
+    convert_returns_view = True
 
     def handle_conversion(self, input_value: Tensor, *full_context: Any) -> Tensor:
         return input_value

@@ -107,13 +107,14 @@ class HookPoint(nn.Module):
     _slow: bool  # anything attached at all: take _slow_call
     _torch_slow: bool  # something only nn.Module.__call__ honours may be attached
     _on_change: Callable[[HookPoint], None] | None
+    _revert_takes_original: bool  # derived from hook_conversion in __setattr__
+    _conversion_is_view: bool
 
     def __init__(self, name: str | None = None, *, pos_dim: int = -2, check_shape: bool = True):
         super().__init__()
         self.ctx: dict[Any, Any] = {}
         self.name: str | None = name
-        self.hook_conversion: Any = None
-        self._revert_takes_original = False
+        self.hook_conversion: Any = None  # sets _revert_takes_original, _conversion_is_view
         self.backward_scale: float = 1.0
         self.pos_dim = pos_dim
         self.check_shape = check_shape
@@ -192,32 +193,39 @@ class HookPoint(nn.Module):
                 _add_note(exc, f"(raised by {kind} hook {handle.hook_name} on hook point {self.name!r})")
                 raise
             if result is not None:
-                if backward and isinstance(result, tuple) and len(result) == 1:
-                    result = result[0]  # torch-style (grad,) returns
-                if self.check_shape:
-                    self._check_replacement(view, result, handle)
-                view = result
+                if result is not view:  # the same tensor back (edited in place) needs no check
+                    if backward and isinstance(result, tuple) and len(result) == 1:
+                        result = result[0]  # torch-style (grad,) returns
+                    if self.check_shape:
+                        self._check_replacement(view, result, handle)
+                    view = result
                 changed = True
         return view, changed
 
     def _dispatch_forward(self, x: Any) -> Any:
         conversion = self.hook_conversion
-        view = conversion.convert(x) if conversion is not None else x
-        view, changed = self._run_hooks(self._fwd_calls, view, backward=False)
-        if not changed:
-            return x
-        return self._revert(view, x) if conversion is not None else view
+        if conversion is None:
+            result, changed = self._run_hooks(self._fwd_calls, x, backward=False)
+            return result if changed else x
+        view = conversion.convert(x)
+        result, changed = self._run_hooks(self._fwd_calls, view, backward=False)
+        if not changed or (result is view and self._conversion_is_view):
+            return x  # untouched, or edited in place through a view: the edit is already in x
+        return self._revert(result, x)
 
     def _dispatch_backward(self, calls: tuple[_Call, ...], grad: Tensor) -> Tensor | None:
         scale = self.backward_scale
         seen = grad * scale if scale != 1.0 else grad
         conversion = self.hook_conversion
-        view, changed = self._run_hooks(
-            calls, conversion.convert(seen) if conversion is not None else seen, True
-        )
+        if conversion is None:
+            out, changed = self._run_hooks(calls, seen, backward=True)
+        else:
+            view = conversion.convert(seen)
+            out, changed = self._run_hooks(calls, view, backward=True)
+            if changed:
+                out = seen if out is view and self._conversion_is_view else self._revert(out, seen)
         if not changed:
             return None
-        out = self._revert(view, seen) if conversion is not None else view
         return out / scale if scale != 1.0 else out  # type: ignore[no-any-return]
 
     def _revert(self, view: Any, original: Any) -> Any:
@@ -433,10 +441,7 @@ class HookPoint(nn.Module):
                 f"enable_reshape on {self.name!r} needs a conversion step name, an object with convert() "
                 f"and revert() methods, or None; got {type(hook_conversion).__name__}"
             )
-        self.hook_conversion = hook_conversion
-        self._revert_takes_original = hook_conversion is not None and revert_accepts_original(
-            hook_conversion.revert
-        )
+        self.hook_conversion = hook_conversion  # __setattr__ derives the dispatch flags
 
     def layer(self) -> int:
         """The layer index in this point's name (the first integer path component)."""
@@ -471,6 +476,16 @@ class HookPoint(nn.Module):
         if name in ("forward", "_compiled_call_impl"):
             self._mark_torch_slow()
         super().__setattr__(name, value)
+        if name == "hook_conversion":  # also when set directly, TransformerLens-style
+            d = self.__dict__
+            revert = getattr(value, "revert", None)
+            d["_revert_takes_original"] = callable(revert) and revert_accepts_original(revert)
+            # A hook that returns the very view it got edited it in place: the edit is already
+            # in the activation when convert always returns a view sharing its memory.
+            d["_conversion_is_view"] = (
+                getattr(value, "convert_returns_view", False) is True
+                and getattr(value, "invertible", True) is not False
+            )
 
     def __repr__(self) -> str:
         bits = [f"name={self.name!r}"] if self.name is not None else []

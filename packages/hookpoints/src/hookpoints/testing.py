@@ -92,6 +92,18 @@ def check_conversion_step(
         assert back.dtype == x.dtype, f"{label} ({case}): revert gave dtype {back.dtype}, expected {x.dtype}"
         assert back.device == x.device, f"{label} ({case}): revert gave device {back.device}"
         assert torch.equal(back, x), f"{label} ({case}): revert(convert(x)) differs from x"
+        if getattr(conversion, "convert_returns_view", False) is True:
+            # The claim lets a hook point skip revert when a hook returns the view it was given:
+            # an in-place edit through the view must equal the same edit reverted.
+            target = x.clone()
+            through = conversion.convert(target)
+            edit = torch.arange(through.numel()).reshape(through.shape).to(through.dtype)
+            expected = revert(edit, x.clone())
+            through.copy_(edit)
+            assert torch.equal(target, expected), (
+                f"{label} ({case}) declares convert_returns_view, but an in-place edit of its view did not "
+                "land in the original as revert would have put it"
+            )
         if x.dtype.is_floating_point:
             # The round trip is the identity, so its gradient is all ones (partial views
             # included: what the view does not cover passes through from the original).
