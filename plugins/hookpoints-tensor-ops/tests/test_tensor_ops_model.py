@@ -90,6 +90,40 @@ def test_split_heads_on_a_fused_activation_equals_hand_edit(gpt: TinyGPT, tokens
     assert torch.equal(gpt.run_with_hooks(tokens, fwd_hooks=[(name, through)]), expected)
 
 
+def test_in_place_head_ablation_through_split_heads_equals_hand_edit_with_gradients(
+    gpt: TinyGPT, tokens: Tensor
+) -> None:
+    """TransformerLens's canonical ablation hook (edit in place, return the view) needs no revert."""
+    name = "blocks.1.hook_resid_mid"
+
+    def by_hand(x: Tensor, *, hook: Any) -> Tensor:
+        x[..., 16:32] = 0.0
+        return x
+
+    def in_place(view: Tensor, *, hook: Any) -> Tensor:
+        view[:, :, 1] = 0.0
+        return view
+
+    def loss_and_grads(hook: Any) -> tuple[Tensor, dict[str, Tensor]]:
+        gpt.zero_grad(set_to_none=True)
+        loss = gpt.run_with_hooks(tokens, return_type="loss", fwd_hooks=[(name, hook)])
+        loss.backward()
+        return loss.detach(), {n: p.grad.clone() for n, p in gpt.named_parameters() if p.grad is not None}
+
+    expected_loss, expected = loss_and_grads(by_hand)
+    conversion = hookpoints.conversions.create("split_heads", n_heads=2)
+    reverts = []
+    revert = conversion.revert
+    conversion.revert = lambda *a: reverts.append(1) or revert(*a)  # type: ignore[method-assign]
+    gpt.hook_dict[name].enable_reshape(conversion)
+    loss, through = loss_and_grads(in_place)
+    assert reverts == [], "an in-place edit of a view is already in the activation"
+    assert torch.equal(loss, expected_loss)
+    assert through.keys() == expected.keys()
+    for param, grad in expected.items():
+        assert torch.equal(through[param], grad), f"gradient of {param} differs"
+
+
 def test_conversion_runs_once_per_forward_per_point_with_several_hooks(gpt: TinyGPT, tokens: Tensor) -> None:
     conversion = hookpoints.conversions.create("merge_heads", n_heads=CFG.n_heads)
     calls = {"convert": 0, "revert": 0}

@@ -120,6 +120,33 @@ def test_step_needing_the_original_passes_conformance_check(
     check_conversion_step(name, params=params, shapes=shapes, **({"dtypes": dtypes} if dtypes else {}))
 
 
+def test_only_steps_whose_convert_is_always_a_view_claim_it() -> None:
+    """The claim lets a hook point skip revert for in-place edits; conformance checks it holds."""
+    claims = {
+        name: bool(getattr(create(name, **params), "convert_returns_view", False))
+        for name, params in [
+            ("split_heads", {"n_heads": 2}),
+            ("permute", {"dims": (1, 0)}),
+            ("transpose", {}),
+            ("select_chunk", {"index": 0, "chunks": 2}),
+            ("merge_heads", {}),  # flatten copies non-contiguous inputs
+            ("reshape", {"shape": (-1,)}),
+            ("cast", {"dtype": "float64"}),
+            ("mul", {"value": 2.0}),
+            ("callable_pair", {"convert_fn": torch.relu, "revert_fn": torch.relu}),
+        ]
+    }
+    assert {name for name, claimed in claims.items() if claimed} == {
+        "split_heads",
+        "permute",
+        "transpose",
+        "select_chunk",
+    }
+    views = [("split_heads", {"n_heads": 2}), ("transpose", {})]
+    assert create("chain", steps=views).convert_returns_view
+    assert not create("chain", steps=[*views, ("reshape", {"shape": (-1,)})]).convert_returns_view
+
+
 def test_select_chunk_passes_conformance_check() -> None:
     check_conversion_step("select_chunk", params={"index": 1, "chunks": 2}, shapes=[(2, 3, 8)])
 

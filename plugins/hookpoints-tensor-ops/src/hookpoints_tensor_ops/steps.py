@@ -163,15 +163,17 @@ class SplitHeads(TensorOp):
     """``[..., n_heads * d_head] -> [..., n_heads, d_head]``; revert flattens the last two axes."""
 
     step_name = "split_heads"
+    convert_returns_view = True  # splitting one dimension is always a view
 
     def __init__(self, n_heads: int) -> None:
         super().__init__()
         self.n_heads = _int("split_heads", "n_heads", n_heads, minimum=1)
+        self._sizes = (self.n_heads, -1)
 
     # The hot path: one torch call each way; shapes are checked when torch refuses.
     def convert(self, input_value: Tensor, *full_context: Any) -> Tensor:
         try:
-            return torch.unflatten(input_value, -1, (self.n_heads, -1))
+            return torch.unflatten(input_value, -1, self._sizes)
         except (RuntimeError, IndexError):
             pass
         if input_value.ndim == 0:
@@ -183,7 +185,7 @@ class SplitHeads(TensorOp):
     def revert(self, input_value: Tensor, *full_context: Any) -> Tensor:
         shape = input_value.shape
         if len(shape) >= 2 and shape[-2] == self.n_heads:
-            return input_value.flatten(-2)
+            return torch.flatten(input_value, -2)  # a view when the layout allows, else a copy
         raise ValueError(
             f"split_heads: revert expected a view [..., n_heads={self.n_heads}, d_head]; "
             f"got shape {tuple(shape)}"
@@ -246,6 +248,7 @@ class Permute(TensorOp):
     """``x.permute(dims)``; revert applies the inverse permutation."""
 
     step_name = "permute"
+    convert_returns_view = True  # a permutation is always a view
 
     def __init__(self, dims: Sequence[int]) -> None:
         super().__init__()
@@ -292,6 +295,7 @@ class Transpose(TensorOp):
     """``x.transpose(dim0, dim1)``; revert swaps the same two dimensions back."""
 
     step_name = "transpose"
+    convert_returns_view = True  # a transpose is always a view
 
     def __init__(self, dim0: int = -2, dim1: int = -1) -> None:
         super().__init__()
@@ -325,6 +329,7 @@ class SelectChunk(TensorOp):
     """
 
     step_name = "select_chunk"
+    convert_returns_view = True  # narrow is always a view
     needs_original = True
 
     def __init__(self, index: int, chunks: int, dim: int = -1) -> None:
@@ -600,6 +605,9 @@ class Chain(TensorOp):
         read_only = [i for i, step in enumerate(self.steps) if not getattr(step, "invertible", True)]
         self.invertible = not read_only
         self._read_only = read_only
+        self.convert_returns_view = self.invertible and all(
+            getattr(step, "convert_returns_view", False) is True for step in self.steps
+        )
 
     def convert(self, input_value: Any, *full_context: Any) -> Any:
         for step in self.steps:
