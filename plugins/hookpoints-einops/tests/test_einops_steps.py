@@ -31,6 +31,9 @@ CONFORMANCE: list[tuple[str, dict[str, Any], list[tuple[int, ...]], tuple[torch.
     ("rearrange", {"pattern": "... (h d) -> ... h d", "h": 4}, [(2, 3, 8), (1, 5, 4, 8), (4, 8)], None),
     ("rearrange", {"pattern": "... h d -> ... (h d)", "h": 4}, [(2, 4, 8), (1, 5, 4, 3), (4, 8)], INT_DTYPES),
     ("rearrange", {"pattern": "b p d -> d b p"}, [(2, 3, 8)], None),
+    # Split and permute: views, so the check also edits them in place.
+    ("rearrange", {"pattern": "b p (h d) -> b h p d", "h": 2}, [(2, 3, 8)], INT_DTYPES),
+    ("rearrange", {"pattern": "b p (h d) -> b 1 p h () d", "h": 4}, [(2, 3, 8), (1, 5, 4)], None),
     ("repeat", {"pattern": "... d -> ... r d", "r": 3}, [(2, 3, 8), (4, 8)], None),
     ("repeat", {"pattern": "b ... -> b ... 5"}, [(2, 3, 8), (4, 8)], INT_DTYPES),
     ("repeat", {"pattern": "b d -> (r b) d", "r": 2}, [(4, 8)], None),
@@ -226,3 +229,22 @@ def test_reprs() -> None:
 def test_read_only_descriptor_check() -> None:
     descriptor = dataclasses.replace(hookpoints.conversions.get("reduce"))
     check_conversion_step(descriptor, params={"pattern": "b ... -> b", "reduction": "sum"})
+
+
+@pytest.mark.parametrize(
+    ("pattern", "claims_view"),
+    [
+        ("b p (h d) -> b p h d", True),
+        ("b p (h d) -> b h p d", True),
+        ("... (h d) -> ... h d", True),
+        ("b p (h d) -> b 1 p h () d", True),
+        ("b p h d -> b p (h d)", False),  # merging copies non-contiguous inputs
+        ("b ... -> (...) b", False),  # '...' in parentheses may merge several axes
+        ("b p h d -> b p (h 1 d)", False),
+    ],
+)
+def test_rearrange_claims_a_view_only_without_merges(pattern: str, claims_view: bool) -> None:
+    """Only split/permute patterns skip revert for in-place edits (the conformance cases above
+    check that the claim holds, editing the view in place on two memory layouts)."""
+    lengths = {"h": 2} if "(h d)" in pattern.split("->")[0] else {}
+    assert create("rearrange", pattern=pattern, **lengths).convert_returns_view is claims_view

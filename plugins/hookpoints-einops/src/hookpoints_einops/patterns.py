@@ -68,6 +68,17 @@ def parse_side(step: str, pattern: str, side: str) -> tuple[Group, ...]:
     return tuple(groups)
 
 
+def merges_axes(group: Group) -> bool:
+    """Whether an output group composes several axes, a reshape that copies some layouts.
+
+    ``...`` inside parentheses counts: it may stand for several axes. Unit axes do not.
+    """
+    if not group.composite:
+        return False
+    real = [t for t in group.tokens if t != "1"]
+    return len(real) > 1 or ELLIPSIS in real
+
+
 def names(groups: Sequence[Group]) -> set[str]:
     return {t for g in groups for t in g.tokens if _is_name(t)}
 

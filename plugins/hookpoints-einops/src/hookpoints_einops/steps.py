@@ -24,6 +24,7 @@ from .patterns import (
     expand,
     fresh_prefix,
     has_ellipsis,
+    merges_axes,
     names,
     parse_side,
     solve,
@@ -210,6 +211,8 @@ class Rearrange(EinopsStep):
         if has_ellipsis(self.left) != has_ellipsis(self.right):
             raise ValueError(f"rearrange: '...' must appear on both sides of {pattern!r} or on neither")
         self.needs_original = self._needs_original()
+        # Splitting and permuting axes is always a view in torch; only merging may copy.
+        self.convert_returns_view = not any(merges_axes(g) for g in self.right)
 
     def convert(self, input_value: Tensor, *full_context: Any) -> Tensor:
         return einops.rearrange(input_value, self.pattern, **self.axes_lengths)
