@@ -119,6 +119,10 @@ def test_in_place_head_ablation_through_split_heads_equals_hand_edit_with_gradie
     loss, through = loss_and_grads(in_place)
     assert reverts == [], "an in-place edit of a view is already in the activation"
     assert torch.equal(loss, expected_loss)
+    logits = gpt.run_with_hooks(tokens, fwd_hooks=[(name, in_place)])
+    gpt.hook_dict[name].enable_reshape(None)
+    assert torch.equal(logits, gpt.run_with_hooks(tokens, fwd_hooks=[(name, by_hand)]))
+    assert not torch.equal(logits, gpt(tokens)), "the ablation must change the logits"
     assert through.keys() == expected.keys()
     for param, grad in expected.items():
         assert torch.equal(through[param], grad), f"gradient of {param} differs"
