@@ -470,15 +470,22 @@ def bench_conversion(rounds: int) -> None:
     Three hooks: caching the view, zero-ablating head 1 on a copy, and TransformerLens's
     canonical in-place ablation (edit the view, return it). (a) is the literal reading of
     the target; (b) isolates the conversion machinery, since on the flat tensor the same
-    function does less work (no view op; it zeroes one column, not one head).
+    function does less work (no view op; it zeroes one column, not one head). Two sizes:
+    this bench's model at 1x8, and GPT-2 small's attention output at 1x32.
     """
     import hookpoints
 
     if "split_heads" not in hookpoints.conversions.available():
         row("hook through split_heads", "skipped", "-", "hookpoints-tensor-ops not installed")
         return
-    x = torch.zeros(1, 8, CFG.d_model)
-    n = CFG.n_heads
+    for label, shape, n_heads in (
+        ("1x8x256", (1, 8, CFG.d_model), CFG.n_heads),
+        ("1x32x768", (1, 32, 768), 12),
+    ):
+        _bench_conversion_at(label, torch.zeros(shape), n_heads, rounds)
+
+
+def _bench_conversion_at(label: str, x: torch.Tensor, n: int, rounds: int) -> None:
 
     def cache(t: torch.Tensor, *, hook: Any) -> None:
         hook.ctx["v"] = t.detach()
@@ -524,21 +531,21 @@ def bench_conversion(rounds: int) -> None:
     s = interleaved({k: (lambda hp=hp: hp(x)) for k, hp in cases.items()}, rounds, 2000)
     for kind in kinds:
         row(
-            f"split_heads, {kind} / same fn on the flat tensor",
+            f"split_heads {label}, {kind} / same fn, flat",
             fmt(ratio(s, f"{kind}/view", f"{kind}/flat")),
             f"{statistics.median(s[kind + '/view']) * 1e6:.2f} vs "
             f"{statistics.median(s[kind + '/flat']) * 1e6:.2f} us",
             "target <= 1.5x",
         )
         row(
-            f"split_heads, {kind} / same per-head work by hand",
+            f"split_heads {label}, {kind} / same work by hand",
             fmt(ratio(s, f"{kind}/view", f"{kind}/hand")),
             f"{statistics.median(s[kind + '/hand']) * 1e6:.2f} us hand",
             "equal-work reading",
         )
     view_op = interleaved({"view": lambda: torch.unflatten(x, -1, (n, -1)), "detach": x.detach}, rounds, 2000)
     row(
-        "one torch view op (unflatten) / x.detach()",
+        f"one torch view op (unflatten) / x.detach(), {label}",
         fmt(ratio(view_op, "view", "detach")),
         f"{statistics.median(view_op['view']) * 1e6:.2f} us",
         "context",
