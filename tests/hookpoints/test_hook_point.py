@@ -421,6 +421,84 @@ def test_conversion_set_directly_tl_style_gets_the_original_on_revert() -> None:
     assert torch.equal(hp(torch.arange(1.0, 5.0)), torch.zeros(4))
 
 
+_TL_STEPS = "transformer_lens.conversion_utils.conversion_steps"
+
+
+def _tl_default_revert(self: object, input_value: torch.Tensor, *full_context: object) -> torch.Tensor:
+    return input_value  # TransformerLens's BaseTensorConversion.revert: the identity
+
+
+_tl_default_revert.__qualname__ = "BaseTensorConversion.revert"
+_tl_default_revert.__module__ = f"{_TL_STEPS}.base_tensor_conversion"
+
+
+class _TLBase:
+    """Stands in for TransformerLens's BaseTensorConversion (same names, no import)."""
+
+    __module__ = f"{_TL_STEPS}.base_tensor_conversion"
+    revert = _tl_default_revert
+
+    def convert(self, input_value: torch.Tensor, *full_context: object) -> torch.Tensor:
+        return self.handle_conversion(input_value)  # type: ignore[attr-defined, no-any-return]
+
+
+class _TLSplit(_TLBase):
+    __module__ = f"{_TL_STEPS}.split_tensor_conversion"
+
+    def handle_conversion(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.chunk(x, 2, dim=-1)[0]
+
+
+class _TLChain(_TLBase):
+    __module__ = f"{_TL_STEPS}.chain_tensor_conversion"
+
+    def __init__(self, conversions: list[object]) -> None:
+        self.conversions = conversions
+
+    def handle_conversion(self, x: torch.Tensor) -> torch.Tensor:
+        for step in self.conversions:
+            x = step.convert(x)  # type: ignore[attr-defined]
+        return x
+
+    def revert(self, x: torch.Tensor, *full_context: object) -> torch.Tensor:  # type: ignore[override]
+        for step in reversed(self.conversions):
+            x = step.revert(x, *full_context)  # type: ignore[attr-defined]
+        return x
+
+
+@pytest.mark.parametrize("conversion", [_TLSplit(), _TLChain([_TLSplit()])], ids=["split", "chain"])
+def test_transformerlens_identity_revert_is_read_only_not_a_silent_no_op(conversion: object) -> None:
+    hp = HookPoint(name="p")
+    hp.enable_reshape(conversion)
+    seen = []
+    hp.add_hook(lambda t, hook: seen.append(t.clone()))
+    x = torch.arange(4.0)
+    assert hp(x) is x and torch.equal(seen[0], torch.tensor([0.0, 1.0]))  # reading works
+    hp.add_hook(lambda t, hook: t * 0)
+    with pytest.raises(
+        NonInvertibleConversionError, match="'p'.*_TLSplit keeps TransformerLens's default revert"
+    ):
+        hp(x)
+    assert torch.equal(x, torch.arange(4.0)) and len(hp.fwd_hooks) == 2
+
+
+def test_revert_that_does_not_undo_convert_is_a_shape_error_naming_the_point() -> None:
+    class HalfRevert(BaseTensorConversion):  # reverts to the view's own layout: half the tensor
+        def handle_conversion(self, x: torch.Tensor, *ctx: object) -> torch.Tensor:
+            return x[..., :2]
+
+        def handle_revert(self, x: torch.Tensor, *ctx: object) -> torch.Tensor:
+            return x
+
+    hp = HookPoint(name="p")
+    hp.enable_reshape(HalfRevert())
+    hp.add_hook(lambda t, hook: t * 2)
+    with pytest.raises(HookShapeError, match=r"HalfRevert.*'p'.*shape \(2,\).*activation has shape \(4,\)"):
+        hp(torch.ones(4))
+    hp.check_shape = False  # opted out: the reverted value passes as is
+    assert torch.equal(hp(torch.ones(4)), torch.full((2,), 2.0))
+
+
 def test_enable_reshape_rejects_objects_without_convert_revert() -> None:
     with pytest.raises(TypeError, match="convert"):
         HookPoint(name="p").enable_reshape(object())

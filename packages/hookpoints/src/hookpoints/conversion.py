@@ -45,6 +45,29 @@ def revert_accepts_original(method: Callable[..., Any]) -> bool:
     return len(positional) >= 2
 
 
+def identity_revert_of(conversion: Any) -> str | None:
+    """The class name of ``conversion``, or of a step in a TransformerLens chain, that keeps
+    TransformerLens's default ``revert``; None when there is none.
+
+    TransformerLens's ``BaseTensorConversion.revert`` returns the edited view unchanged, and
+    its Split, Repeat, Callable, Ternary and ZerosLike conversions inherit it: an edit through
+    them is silently dropped or lands in the wrong layout. Hook points treat such a
+    conversion as read-only instead (found by name, so TransformerLens need not be imported).
+    """
+    revert = getattr(type(conversion), "revert", None)
+    if getattr(revert, "__qualname__", None) == "BaseTensorConversion.revert" and str(
+        getattr(revert, "__module__", "")
+    ).startswith("transformer_lens"):
+        return type(conversion).__name__
+    steps = getattr(conversion, "conversions", None)
+    if type(conversion).__module__.startswith("transformer_lens") and isinstance(steps, (list, tuple)):
+        for step in steps:
+            found = identity_revert_of(step)
+            if found is not None:
+                return found
+    return None
+
+
 class BaseTensorConversion:
     """Base class for conversions (TransformerLens-compatible constructor and methods).
 

@@ -26,7 +26,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn.modules import module as _torch_module
 
-from .conversion import revert_accepts_original
+from .conversion import identity_revert_of, revert_accepts_original
 from .errors import HookShapeError, NonInvertibleConversionError
 from .handles import Direction, LensHandle
 
@@ -108,13 +108,14 @@ class HookPoint(nn.Module):
     _torch_slow: bool  # something only nn.Module.__call__ honours may be attached
     _on_change: Callable[[HookPoint], None] | None
     _revert_takes_original: bool  # derived from hook_conversion in __setattr__
+    _identity_revert: str | None
     _conversion_is_view: bool
 
     def __init__(self, name: str | None = None, *, pos_dim: int = -2, check_shape: bool = True):
         super().__init__()
         self.ctx: dict[Any, Any] = {}
         self.name: str | None = name
-        self.hook_conversion: Any = None  # sets _revert_takes_original, _conversion_is_view
+        self.hook_conversion: Any = None  # __setattr__ derives _revert_takes_original & co.
         self.backward_scale: float = 1.0
         self.pos_dim = pos_dim
         self.check_shape = check_shape
@@ -235,14 +236,35 @@ class HookPoint(nn.Module):
         slot) lets a conversion that selects part of a tensor (q out of a fused qkv) write the
         edit back into the full tensor without keeping per-call state.
         """
+        conversion = self.hook_conversion
         try:
+            if self._identity_revert is not None:
+                raise NonInvertibleConversionError(
+                    f"{self._identity_revert} keeps TransformerLens's default revert, which returns the "
+                    "edited view unchanged, so the edit would be dropped or land in the wrong layout. "
+                    "Hooks may read through it; to edit, give it a revert or use a hookpoints step that "
+                    "has one (select_chunk for Split, einops repeat for Repeat)"
+                )
             if self._revert_takes_original:
-                return self.hook_conversion.revert(view, original)
-            return self.hook_conversion.revert(view)
+                out = conversion.revert(view, original)
+            else:
+                out = conversion.revert(view)
         except NonInvertibleConversionError as exc:
             raise NonInvertibleConversionError(
-                f"a hook on {self.name!r} returned a value through {self.hook_conversion!r}: {exc}"
+                f"a hook on {self.name!r} returned a value through {conversion!r}: {exc}"
             ) from None
+        if (
+            self.check_shape
+            and isinstance(out, Tensor)
+            and isinstance(original, Tensor)
+            and out.shape != original.shape
+        ):
+            raise HookShapeError(
+                f"{conversion!r} on hook point {self.name!r} reverted an edited view to shape "
+                f"{tuple(out.shape)}, but the activation has shape {tuple(original.shape)}: its revert "
+                "does not undo its convert"
+            )
+        return out
 
     def _check_replacement(self, given: Any, result: Any, handle: LensHandle) -> None:
         if not isinstance(given, Tensor):
@@ -480,6 +502,7 @@ class HookPoint(nn.Module):
             d = self.__dict__
             revert = getattr(value, "revert", None)
             d["_revert_takes_original"] = callable(revert) and revert_accepts_original(revert)
+            d["_identity_revert"] = None if value is None else identity_revert_of(value)
             # A hook that returns the very view it got edited it in place: the edit is already
             # in the activation when convert always returns a view sharing its memory.
             d["_conversion_is_view"] = (
