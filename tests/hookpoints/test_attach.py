@@ -9,7 +9,8 @@ import torch
 from torch import Tensor, nn
 
 import hookpoints
-from hookpoints import attach
+from hookpoints import HookPoint, attach
+from hookpoints.aliasing import AliasPoint
 from hookpoints.conversion import BaseTensorConversion
 from hookpoints.descriptors import AliasRule, AliasScheme, ConversionStep
 
@@ -245,3 +246,45 @@ def test_resetting_the_canonical_point_keeps_alias_hooks_working(net: Net, alias
         hooked(X)
     assert seen == ["emb"]
     assert hooked.torch_hook_count == 0 and not hooked.hook_dict["embed.hook_out"].fwd_hooks
+
+
+class _Doubled(BaseTensorConversion):
+    """A copying conversion: hooks see 2x, edits are halved back."""
+
+    def handle_conversion(self, x: Tensor, *ctx: object) -> Tensor:
+        return x * 2
+
+    def handle_revert(self, x: Tensor, *ctx: object) -> Tensor:
+        return x / 2
+
+
+class _SplitInTwo(BaseTensorConversion):
+    convert_returns_view = True
+
+    def handle_conversion(self, x: Tensor, *ctx: object) -> Tensor:
+        return x.unflatten(-1, (2, -1))
+
+    def handle_revert(self, x: Tensor, *ctx: object) -> Tensor:
+        return x.flatten(-2)
+
+
+@pytest.mark.parametrize("alias_conversion", [_SplitInTwo(), None], ids=["view", "none"])
+def test_in_place_alias_edit_reaches_a_canonical_point_whose_conversion_copies(
+    alias_conversion: BaseTensorConversion | None,
+) -> None:
+    """The alias returns the canonical view itself after an in-place edit; the canonical point
+    must still revert its own (copying) conversion (review finding)."""
+    canonical = HookPoint(name="canon")
+    canonical.enable_reshape(_Doubled())
+    alias = AliasPoint("alias", canonical, alias_conversion, "test", None)
+
+    def zero_first_half(t: Tensor, *, hook: object) -> Tensor:
+        (t[..., 0, :] if t.ndim == 4 else t[..., :2]).zero_()  # head 0, or the same columns
+        return t
+
+    alias.add_hook(zero_first_half)
+    assert torch.equal(canonical(torch.ones(1, 1, 4)), torch.tensor([[[0.0, 0.0, 1.0, 1.0]]]))
+    alias.remove_hooks()
+    alias.add_hook(lambda t, hook: None)  # a hook that returns nothing is not an edit
+    x = torch.ones(1, 1, 4)
+    assert canonical(x) is x

@@ -15,6 +15,8 @@ from hookpoints import (
     LensHandle,
     NonInvertibleConversionError,
 )
+from hookpoints.aliasing import ChainConversion
+from hookpoints.conversion import IdentityConversion, identity_revert_of
 
 
 def test_unhooked_point_is_identity_and_returns_same_object() -> None:
@@ -466,7 +468,11 @@ class _TLChain(_TLBase):
         return x
 
 
-@pytest.mark.parametrize("conversion", [_TLSplit(), _TLChain([_TLSplit()])], ids=["split", "chain"])
+@pytest.mark.parametrize(
+    "conversion",
+    [_TLSplit(), _TLChain([_TLSplit()]), ChainConversion([_TLSplit()])],
+    ids=["split", "tl-chain", "hookpoints-chain"],
+)
 def test_transformerlens_identity_revert_is_read_only_not_a_silent_no_op(conversion: object) -> None:
     hp = HookPoint(name="p")
     hp.enable_reshape(conversion)
@@ -480,6 +486,35 @@ def test_transformerlens_identity_revert_is_read_only_not_a_silent_no_op(convers
     ):
         hp(x)
     assert torch.equal(x, torch.arange(4.0)) and len(hp.fwd_hooks) == 2
+
+
+class _TLAutoLike(_TLBase):
+    """Like TransformerLens's attention auto-conversion on a 3-D input: convert returns x itself."""
+
+    __module__ = f"{_TL_STEPS}.attention_auto_conversion"
+
+    def handle_conversion(self, x: torch.Tensor) -> torch.Tensor:
+        return x
+
+
+def test_transformerlens_identity_revert_is_right_when_convert_returned_the_activation() -> None:
+    hp = HookPoint(name="p")
+    hp.enable_reshape(_TLAutoLike())
+    hp.add_hook(lambda t, hook: t * 0)
+    assert torch.equal(hp(torch.ones(1, 3, 4)), torch.zeros(1, 3, 4))
+
+
+def test_only_transformer_lens_itself_counts_as_transformerlens() -> None:
+    def lookalike_revert(self: object, input_value: torch.Tensor, *full_context: object) -> torch.Tensor:
+        return input_value
+
+    lookalike_revert.__qualname__ = "BaseTensorConversion.revert"
+    lookalike_revert.__module__ = "transformer_lensish.base"
+    lookalike = type(
+        "Lookalike", (_TLSplit,), {"revert": lookalike_revert, "__module__": "transformer_lensish"}
+    )
+    assert identity_revert_of(lookalike()) is None
+    assert identity_revert_of(_TLSplit()) == "_TLSplit"
 
 
 def test_revert_that_does_not_undo_convert_is_a_shape_error_naming_the_point() -> None:
@@ -497,6 +532,41 @@ def test_revert_that_does_not_undo_convert_is_a_shape_error_naming_the_point() -
         hp(torch.ones(4))
     hp.check_shape = False  # opted out: the reverted value passes as is
     assert torch.equal(hp(torch.ones(4)), torch.full((2,), 2.0))
+
+
+def test_identity_conversion_with_a_copying_filter_still_reverts_in_place_edits() -> None:
+    """A filter may copy, so a conversion with filters never skips revert (review finding)."""
+    conversion = IdentityConversion(
+        input_filter=lambda t: t.double(), input_filter_inverse=lambda t: t.float()
+    )
+    hp = HookPoint(name="p")
+    hp.enable_reshape(conversion)
+    hp.add_hook(_zero_head_1_in_place)
+    out = hp(torch.ones(3, 2, 2))
+    assert out.dtype == torch.float32
+    assert torch.equal(out[:, 1], torch.zeros(3, 2)) and torch.equal(out[:, 0], torch.ones(3, 2))
+
+    class AsFloat64(IdentityConversion):
+        def handle_conversion(self, x: torch.Tensor, *ctx: object) -> torch.Tensor:
+            return x.double()
+
+        def handle_revert(self, x: torch.Tensor, *ctx: object) -> torch.Tensor:
+            return x.float()
+
+    hp.enable_reshape(AsFloat64())
+    assert torch.equal(hp(torch.ones(3, 2, 2))[:, 1], torch.zeros(3, 2))
+
+
+def test_hook_point_pickled_before_the_dispatch_flags_existed_still_dispatches() -> None:
+    hp = HookPoint(name="p")
+    hp.enable_reshape(SelectFirstHalf())
+    state = dict(hp.__dict__)
+    for derived in ("_revert_takes_original", "_identity_revert", "_conversion_is_view"):
+        del state[derived]  # as in a pickle written by an older hookpoints
+    restored = HookPoint.__new__(HookPoint)
+    restored.__setstate__(state)
+    restored.add_hook(lambda t, hook: t * 0)
+    assert torch.equal(restored(torch.arange(1.0, 5.0)), torch.tensor([0.0, 0.0, 3.0, 4.0]))
 
 
 def test_enable_reshape_rejects_objects_without_convert_revert() -> None:

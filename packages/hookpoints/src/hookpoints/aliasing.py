@@ -130,6 +130,18 @@ class AliasPoint(HookPoint):
             self._forwarder.remove()
             self._forwarder = None
 
+    def _run_hooks(self, calls: Any, view: Any, backward: bool) -> tuple[Any, bool]:
+        result, changed = super()._run_hooks(calls, view, backward)
+        if not backward:
+            self.__dict__["_changed"] = changed  # read by _forward_through
+        return result, changed
+
     def _forward_through(self, x: Any, *, hook: Any) -> Any:
+        d = self.__dict__
+        d["_changed"] = False
         result = self(x)
-        return None if result is x else result
+        if result is not x:
+            return result
+        # x itself back: untouched, or edited in place (then the canonical point must know, so
+        # that it reverts its own conversion if that one copied).
+        return x if d["_changed"] else None

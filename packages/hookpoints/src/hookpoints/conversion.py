@@ -50,22 +50,31 @@ def identity_revert_of(conversion: Any) -> str | None:
     TransformerLens's default ``revert``; None when there is none.
 
     TransformerLens's ``BaseTensorConversion.revert`` returns the edited view unchanged, and
-    its Split, Repeat, Callable, Ternary and ZerosLike conversions inherit it: an edit through
-    them is silently dropped or lands in the wrong layout. Hook points treat such a
-    conversion as read-only instead (found by name, so TransformerLens need not be imported).
+    its Split, Repeat, Callable, Ternary, ZerosLike and AttentionAuto conversions inherit it:
+    an edit through them is silently dropped or lands in the wrong layout. Hook points treat
+    such a conversion as read-only instead, except on calls where its convert returned the
+    activation itself (found by name, so TransformerLens need not be imported). Chains are
+    searched: TransformerLens's (``conversions``) and hookpoints' (``steps``).
     """
     revert = getattr(type(conversion), "revert", None)
-    if getattr(revert, "__qualname__", None) == "BaseTensorConversion.revert" and str(
-        getattr(revert, "__module__", "")
-    ).startswith("transformer_lens"):
+    if getattr(revert, "__qualname__", None) == "BaseTensorConversion.revert" and _from_transformer_lens(
+        getattr(revert, "__module__", None)
+    ):
         return type(conversion).__name__
-    steps = getattr(conversion, "conversions", None)
-    if type(conversion).__module__.startswith("transformer_lens") and isinstance(steps, (list, tuple)):
-        for step in steps:
-            found = identity_revert_of(step)
-            if found is not None:
-                return found
+    for attr in ("conversions", "steps"):
+        steps = getattr(conversion, attr, None)
+        if isinstance(steps, (list, tuple)):
+            for step in steps:
+                found = identity_revert_of(step)
+                if found is not None:
+                    return found
     return None
+
+
+def _from_transformer_lens(module: object) -> bool:
+    return isinstance(module, str) and (
+        module == "transformer_lens" or module.startswith("transformer_lens.")
+    )
 
 
 class BaseTensorConversion:
@@ -82,7 +91,7 @@ class BaseTensorConversion:
     #: True when ``convert`` always returns a view sharing its input's memory (a split,
     #: permutation or narrowing). A hook that edits that view in place and returns it then
     #: needs no ``revert``: the edit is already in the activation, so the hook point skips it.
-    #: Leave it False when ``convert`` may copy (``reshape``, ``flatten``) or the filters do.
+    #: Leave it False when ``convert`` may copy (``reshape``, ``flatten``); filters void it.
     convert_returns_view: bool = False
 
     def __init__(
@@ -96,6 +105,8 @@ class BaseTensorConversion:
         self.output_filter = output_filter
         self.input_filter_inverse = input_filter_inverse
         self.output_filter_inverse = output_filter_inverse
+        if input_filter is not None or output_filter is not None:
+            self.convert_returns_view = False  # a filter may copy: in-place edits need revert
 
     def convert(self, input_value: Any, *full_context: Any) -> Any:
         if self.input_filter is not None:
@@ -144,8 +155,6 @@ class BaseTensorConversion:
 
 class IdentityConversion(BaseTensorConversion):
     """The trivial conversion: the hook sees the activation itself."""
-
-    convert_returns_view = True
 
     def handle_conversion(self, input_value: Tensor, *full_context: Any) -> Tensor:
         return input_value

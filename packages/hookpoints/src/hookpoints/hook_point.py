@@ -212,7 +212,7 @@ class HookPoint(nn.Module):
         result, changed = self._run_hooks(self._fwd_calls, view, backward=False)
         if not changed or (result is view and self._conversion_is_view):
             return x  # untouched, or edited in place through a view: the edit is already in x
-        return self._revert(result, x)
+        return self._revert(result, x, view is x)
 
     def _dispatch_backward(self, calls: tuple[_Call, ...], grad: Tensor) -> Tensor | None:
         scale = self.backward_scale
@@ -224,21 +224,26 @@ class HookPoint(nn.Module):
             view = conversion.convert(seen)
             out, changed = self._run_hooks(calls, view, backward=True)
             if changed:
-                out = seen if out is view and self._conversion_is_view else self._revert(out, seen)
+                if out is view and self._conversion_is_view:
+                    out = seen
+                else:
+                    out = self._revert(out, seen, view is seen)
         if not changed:
             return None
         return out / scale if scale != 1.0 else out  # type: ignore[no-any-return]
 
-    def _revert(self, view: Any, original: Any) -> Any:
+    def _revert(self, view: Any, original: Any, converted_to_itself: bool = False) -> Any:
         """Write an edited view back; conversions that accept it also get the original tensor.
 
         Passing the original (``revert(view, original)``, TransformerLens's ``*full_context``
         slot) lets a conversion that selects part of a tensor (q out of a fused qkv) write the
-        edit back into the full tensor without keeping per-call state.
+        edit back into the full tensor without keeping per-call state. A TransformerLens
+        identity revert is only right when convert returned the activation itself
+        (``converted_to_itself``, as its attention auto-conversion does for 3-D inputs).
         """
         conversion = self.hook_conversion
         try:
-            if self._identity_revert is not None:
+            if self._identity_revert is not None and not converted_to_itself:
                 raise NonInvertibleConversionError(
                     f"{self._identity_revert} keeps TransformerLens's default revert, which returns the "
                     "edited view unchanged, so the edit would be dropped or land in the wrong layout. "
@@ -311,7 +316,11 @@ class HookPoint(nn.Module):
         """Attach ``hook(tensor, *, hook=point)`` and return its :class:`LensHandle`.
 
         A forward hook may return a replacement activation; a backward hook receives the
-        gradient at this point and may return a replacement gradient (or a 1-tuple). With
+        gradient at this point and may return a replacement gradient (or a 1-tuple). Returning
+        the tensor it was given means "edited in place": values changed in place count, but
+        through a conversion, in-place changes to its layout or storage (``transpose_``,
+        ``unsqueeze_``, ``.data = ...``, ``set_``) are not written back (checking for them
+        would cost every in-place edit about 0.5 µs); return a new tensor for those. With
         ``alias_names`` the hook is called once per alias, each time seeing that name as
         ``hook.name``. Backward hooks are bound at forward time: those attached during a
         forward pass fire in that pass's backward even if removed in between.
@@ -499,16 +508,25 @@ class HookPoint(nn.Module):
             self._mark_torch_slow()
         super().__setattr__(name, value)
         if name == "hook_conversion":  # also when set directly, TransformerLens-style
-            d = self.__dict__
-            revert = getattr(value, "revert", None)
-            d["_revert_takes_original"] = callable(revert) and revert_accepts_original(revert)
-            d["_identity_revert"] = None if value is None else identity_revert_of(value)
-            # A hook that returns the very view it got edited it in place: the edit is already
-            # in the activation when convert always returns a view sharing its memory.
-            d["_conversion_is_view"] = (
-                getattr(value, "convert_returns_view", False) is True
-                and getattr(value, "invertible", True) is not False
-            )
+            self._derive_conversion_flags(value)
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        super().__setstate__(state)  # type: ignore[no-untyped-call]
+        self._derive_conversion_flags(self.__dict__.get("hook_conversion"))  # pickles from older versions
+
+    def _derive_conversion_flags(self, conversion: Any) -> None:
+        """Read once per assignment what dispatch needs to know about ``hook_conversion``."""
+        d = self.__dict__
+        revert = getattr(conversion, "revert", None)
+        d["_revert_takes_original"] = callable(revert) and revert_accepts_original(revert)
+        d["_identity_revert"] = None if conversion is None else identity_revert_of(conversion)
+        # A hook that returns the very view it got edited it in place: the edit is already
+        # in the activation when convert always returns a view sharing its memory.
+        d["_conversion_is_view"] = (
+            getattr(conversion, "convert_returns_view", False) is True
+            and getattr(conversion, "invertible", True) is not False
+            and d["_identity_revert"] is None
+        )
 
     def __repr__(self) -> str:
         bits = [f"name={self.name!r}"] if self.name is not None else []
