@@ -81,6 +81,25 @@ def test_conversion_check_catches_a_false_view_claim() -> None:
     check_conversion_step(ConversionStep("copy", "copies", CopyWithoutClaim))  # no claim: fine
 
 
+class ExpandedClaimingView:
+    """Claims a view, and is one, but several of its elements share memory."""
+
+    convert_returns_view = True
+
+    def convert(self, x: torch.Tensor) -> torch.Tensor:
+        return x.expand(2, *x.shape)
+
+    def revert(self, x: torch.Tensor) -> torch.Tensor:
+        return x[0]
+
+
+def test_conversion_check_says_when_a_claimed_view_cannot_be_edited_in_place() -> None:
+    with pytest.raises(
+        AssertionError, match="'expand'.*declares convert_returns_view.*cannot be edited in place"
+    ):
+        check_conversion_step(ConversionStep("expand", "overlapping", ExpandedClaimingView))
+
+
 def test_reporter_check_catches_overwide_output() -> None:
     class Wide:
         def render(self, report, *, width=100, color=False):  # type: ignore[no-untyped-def]

@@ -44,6 +44,12 @@ def _inputs(shapes: Iterable[Sequence[int]], dtypes: Iterable[torch.dtype]) -> I
                 strided = base.transpose(-1, -2).contiguous().transpose(-1, -2)
                 assert not strided.is_contiguous() or shape[-1] == 1 or shape[-2] == 1
                 yield f"non-contiguous {tuple(shape)} {dtype}", strided
+            if shape and shape[-1] > 1:
+                # Same again with gaps in memory (every other element), like a chunk of a fused
+                # projection: views must stay views, copies must still revert exactly.
+                wide = torch.zeros(*shape[:-1], 2 * shape[-1], dtype=dtype)
+                wide[..., ::2] = base
+                yield f"gapped {tuple(shape)} {dtype}", wide[..., ::2]
 
 
 def check_conversion_step(
@@ -99,7 +105,13 @@ def check_conversion_step(
             through = conversion.convert(target)
             edit = torch.arange(through.numel()).reshape(through.shape).to(through.dtype)
             expected = revert(edit, x.clone())
-            through.copy_(edit)
+            try:
+                through.copy_(edit)
+            except RuntimeError as exc:  # e.g. an expanded view: several elements share memory
+                raise AssertionError(
+                    f"{label} ({case}) declares convert_returns_view, but its view cannot be edited in "
+                    f"place: {exc}"
+                ) from None
             assert torch.equal(target, expected), (
                 f"{label} ({case}) declares convert_returns_view, but an in-place edit of its view did not "
                 "land in the original as revert would have put it"
