@@ -34,32 +34,31 @@ def test_compiled_model_with_caching_hooks_has_no_graph_breaks(gpt: TinyGPT, tok
     torch._dynamo.reset()
 
 
-class MergedHeadsView(BaseTensorConversion):
-    """hook_z [batch, pos, head, d_head] seen as [batch, pos, head * d_head], always a view here."""
+class HeadsFirst(BaseTensorConversion):
+    """hook_z [batch, pos, head, d_head] seen as [batch, head, pos, d_head]: always a view."""
 
     convert_returns_view = True
 
     def handle_conversion(self, x: torch.Tensor, *ctx: object) -> torch.Tensor:
-        return x.flatten(-2)  # hook_z is contiguous in TinyGPT: flatten is a view
+        return x.transpose(1, 2)
 
-    def handle_revert(self, x: torch.Tensor, *ctx: torch.Tensor) -> torch.Tensor:
-        return x.view_as(ctx[0])
+    def handle_revert(self, x: torch.Tensor, *ctx: object) -> torch.Tensor:
+        return x.transpose(1, 2)
 
 
 def test_hooks_through_conversions_compile_without_graph_breaks(gpt: TinyGPT, tokens: torch.Tensor) -> None:
     """Both dispatch paths: a returned copy goes through revert, an in-place edit skips it."""
     torch._dynamo.reset()
-    d_head = gpt.cfg.d_head
 
     def zero_head_0_in_place(t: torch.Tensor, *, hook: object) -> torch.Tensor:
-        t[..., :d_head] = 0
+        t[:, 0] = 0
         return t
 
     def halve_copy(t: torch.Tensor, *, hook: object) -> torch.Tensor:
         return t * 0.5
 
-    gpt.hook_dict["blocks.0.attn.hook_z"].enable_reshape(MergedHeadsView())
-    gpt.hook_dict["blocks.1.attn.hook_z"].enable_reshape(MergedHeadsView())
+    gpt.hook_dict["blocks.0.attn.hook_z"].enable_reshape(HeadsFirst())
+    gpt.hook_dict["blocks.1.attn.hook_z"].enable_reshape(HeadsFirst())
     gpt.add_hook("blocks.0.attn.hook_z", zero_head_0_in_place)
     gpt.add_hook("blocks.1.attn.hook_z", halve_copy)
     with torch.no_grad():
@@ -68,7 +67,20 @@ def test_hooks_through_conversions_compile_without_graph_breaks(gpt: TinyGPT, to
         eager = gpt(tokens)
         compiled = torch.compile(gpt, backend="aot_eager")(tokens)
         gpt.reset_hooks()
+        for layer in (0, 1):
+            gpt.hook_dict[f"blocks.{layer}.attn.hook_z"].enable_reshape(None)
         plain = gpt(tokens)
+
+        def by_hand(z: torch.Tensor, *, hook: object) -> torch.Tensor:
+            z = z.clone()
+            z[:, :, 0] = 0
+            return z
+
+        expected = gpt.run_with_hooks(
+            tokens,
+            fwd_hooks=[("blocks.0.attn.hook_z", by_hand), ("blocks.1.attn.hook_z", lambda z, hook: z * 0.5)],
+        )
+    assert torch.allclose(eager, expected, atol=1e-6), "eager hooks through the views equal the hand edits"
     assert torch.allclose(compiled, eager, atol=1e-6)
     assert not torch.allclose(eager, plain), "the hooks must change the output"
     torch._dynamo.reset()
