@@ -168,12 +168,11 @@ class SplitHeads(TensorOp):
     def __init__(self, n_heads: int) -> None:
         super().__init__()
         self.n_heads = _int("split_heads", "n_heads", n_heads, minimum=1)
-        self._sizes = (self.n_heads, -1)
 
     # The hot path: one torch call each way; shapes are checked when torch refuses.
     def convert(self, input_value: Tensor, *full_context: Any) -> Tensor:
         try:
-            return torch.unflatten(input_value, -1, self._sizes)
+            return torch.unflatten(input_value, -1, (self.n_heads, -1))
         except (RuntimeError, IndexError):
             pass
         if input_value.ndim == 0:
