@@ -6,11 +6,15 @@ can be read through, and an edit through them is an error instead of a silent no
 
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 import torch
 from torch import Tensor
+from transformer_lens.conversion_utils.conversion_steps.attention_auto_conversion import (
+    AttentionAutoConversion,
+)
 from transformer_lens.conversion_utils.conversion_steps.chain_tensor_conversion import ChainTensorConversion
 from transformer_lens.conversion_utils.conversion_steps.rearrange_tensor_conversion import (
     RearrangeTensorConversion,
@@ -18,7 +22,7 @@ from transformer_lens.conversion_utils.conversion_steps.rearrange_tensor_convers
 from transformer_lens.conversion_utils.conversion_steps.repeat_tensor_conversion import RepeatTensorConversion
 from transformer_lens.conversion_utils.conversion_steps.split_tensor_conversion import SplitTensorConversion
 
-from hookpoints import NonInvertibleConversionError
+from hookpoints import HookPoint, NonInvertibleConversionError
 from hookpoints.examples import TinyGPT, TinyGPTConfig
 
 CFG = TinyGPTConfig(n_layers=2, d_model=32, n_heads=2, d_head=16, d_mlp=64, d_vocab=50, n_ctx=16)
@@ -72,3 +76,15 @@ def test_tl_conversions_with_identity_revert_read_but_refuse_edits(conversion: A
     ):
         gpt.run_with_hooks(TOKENS, fwd_hooks=[(Z, lambda v, hook: v * 0)])
     assert not point.fwd_hooks, "run_with_hooks removed its hooks despite the error"
+
+
+def test_tl_attention_auto_conversion_edits_where_its_convert_is_the_identity() -> None:
+    """TL's bridge puts it on attention inputs and outputs: 3-D tensors pass through unchanged,
+    so an edit is right there; a 4-D pattern it transposes cannot be written back."""
+    point = HookPoint(name="attn.hook_out")
+    point.enable_reshape(AttentionAutoConversion(SimpleNamespace(n_heads=2)))
+    point.add_hook(lambda t, hook: t * 0)
+    assert torch.equal(point(torch.ones(1, 3, 4)), torch.zeros(1, 3, 4))
+    pattern = torch.ones(1, 3, 2, 3)  # [batch, query, head, key]: converted to [batch, head, query, key]
+    with pytest.raises(NonInvertibleConversionError, match="AttentionAutoConversion keeps"):
+        point(pattern)
