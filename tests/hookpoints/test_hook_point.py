@@ -517,6 +517,31 @@ def test_only_transformer_lens_itself_counts_as_transformerlens() -> None:
     assert identity_revert_of(_TLSplit()) == "_TLSplit"
 
 
+def test_identity_revert_search_survives_cycles_and_odd_attributes() -> None:
+    class Odd:
+        def convert(self, x: torch.Tensor) -> torch.Tensor:
+            return x
+
+        def revert(self, x: torch.Tensor) -> torch.Tensor:
+            return x
+
+    cyclic = Odd()
+    cyclic.steps = [cyclic, Odd()]  # type: ignore[attr-defined]
+    assert identity_revert_of(cyclic) is None
+    cyclic.steps.append(_TLSplit())  # type: ignore[attr-defined]
+    assert identity_revert_of(cyclic) == "_TLSplit"
+
+    class Raising(Odd):
+        @property
+        def conversions(self) -> list[object]:
+            raise RuntimeError("not a chain")
+
+    hp = HookPoint(name="p")
+    hp.enable_reshape(Raising())
+    hp.add_hook(lambda t, hook: t * 2)
+    assert torch.equal(hp(torch.ones(2)), torch.full((2,), 2.0))
+
+
 def test_revert_that_does_not_undo_convert_is_a_shape_error_naming_the_point() -> None:
     class HalfRevert(BaseTensorConversion):  # reverts to the view's own layout: half the tensor
         def handle_conversion(self, x: torch.Tensor, *ctx: object) -> torch.Tensor:
@@ -554,6 +579,20 @@ def test_identity_conversion_with_a_copying_filter_still_reverts_in_place_edits(
             return x.float()
 
     hp.enable_reshape(AsFloat64())
+    assert torch.equal(hp(torch.ones(3, 2, 2))[:, 1], torch.zeros(3, 2))
+
+    class ClaimsViews(AsFloat64):
+        convert_returns_view = True  # true of handle_conversion alone, not with a filter
+
+        def handle_conversion(self, x: torch.Tensor, *ctx: object) -> torch.Tensor:
+            return x
+
+        def handle_revert(self, x: torch.Tensor, *ctx: object) -> torch.Tensor:
+            return x
+
+    hp.enable_reshape(
+        ClaimsViews(input_filter=lambda t: t.double(), input_filter_inverse=lambda t: t.float())
+    )
     assert torch.equal(hp(torch.ones(3, 2, 2))[:, 1], torch.zeros(3, 2))
 
 

@@ -16,6 +16,8 @@ import string
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from torch import Tensor
+
 from .conversion import revert_accepts_original
 from .descriptors import AliasRule, AliasScheme
 from .hook_point import HookPoint
@@ -132,16 +134,13 @@ class AliasPoint(HookPoint):
 
     def _run_hooks(self, calls: Any, view: Any, backward: bool) -> tuple[Any, bool]:
         result, changed = super()._run_hooks(calls, view, backward)
-        if not backward:
-            self.__dict__["_changed"] = changed  # read by _forward_through
+        if changed and not backward and result is view and isinstance(result, Tensor):
+            # Edited in place: hand back a new tensor, so that the canonical point sees a
+            # change and reverts its own conversion if that one copied. Kept in the return
+            # value, not on the point, so concurrent and re-entrant calls stay apart.
+            result = result.view_as(result)
         return result, changed
 
     def _forward_through(self, x: Any, *, hook: Any) -> Any:
-        d = self.__dict__
-        d["_changed"] = False
         result = self(x)
-        if result is not x:
-            return result
-        # x itself back: untouched, or edited in place (then the canonical point must know, so
-        # that it reverts its own conversion if that one copied).
-        return x if d["_changed"] else None
+        return None if result is x else result

@@ -45,27 +45,34 @@ def revert_accepts_original(method: Callable[..., Any]) -> bool:
     return len(positional) >= 2
 
 
-def identity_revert_of(conversion: Any) -> str | None:
-    """The class name of ``conversion``, or of a step in a TransformerLens chain, that keeps
-    TransformerLens's default ``revert``; None when there is none.
+def identity_revert_of(conversion: Any, _seen: frozenset[int] = frozenset()) -> str | None:
+    """The class name of ``conversion``, or of a step in a chain, that keeps TransformerLens's
+    default ``revert``; None when there is none.
 
     TransformerLens's ``BaseTensorConversion.revert`` returns the edited view unchanged, and
     its Split, Repeat, Callable, Ternary, ZerosLike and AttentionAuto conversions inherit it:
     an edit through them is silently dropped or lands in the wrong layout. Hook points treat
     such a conversion as read-only instead, except on calls where its convert returned the
     activation itself (found by name, so TransformerLens need not be imported). Chains are
-    searched: TransformerLens's (``conversions``) and hookpoints' (``steps``).
+    searched, TransformerLens's (``conversions``) and hookpoints' (``steps``); a chain holding
+    one is read-only as a whole.
     """
     revert = getattr(type(conversion), "revert", None)
     if getattr(revert, "__qualname__", None) == "BaseTensorConversion.revert" and _from_transformer_lens(
         getattr(revert, "__module__", None)
     ):
         return type(conversion).__name__
+    seen = _seen | {id(conversion)}
     for attr in ("conversions", "steps"):
-        steps = getattr(conversion, attr, None)
+        try:
+            steps = getattr(conversion, attr, None)
+        except Exception:  # an odd attribute is not a chain
+            continue
         if isinstance(steps, (list, tuple)):
             for step in steps:
-                found = identity_revert_of(step)
+                if id(step) in seen:
+                    continue  # a chain that holds itself
+                found = identity_revert_of(step, seen)
                 if found is not None:
                     return found
     return None
@@ -91,7 +98,8 @@ class BaseTensorConversion:
     #: True when ``convert`` always returns a view sharing its input's memory (a split,
     #: permutation or narrowing). A hook that edits that view in place and returns it then
     #: needs no ``revert``: the edit is already in the activation, so the hook point skips it.
-    #: Leave it False when ``convert`` may copy (``reshape``, ``flatten``); filters void it.
+    #: Leave it False when ``convert`` may copy (``reshape``, ``flatten``). Hook points ignore
+    #: it while ``input_filter`` or ``output_filter`` is set: a filter may copy.
     convert_returns_view: bool = False
 
     def __init__(
@@ -105,8 +113,6 @@ class BaseTensorConversion:
         self.output_filter = output_filter
         self.input_filter_inverse = input_filter_inverse
         self.output_filter_inverse = output_filter_inverse
-        if input_filter is not None or output_filter is not None:
-            self.convert_returns_view = False  # a filter may copy: in-place edits need revert
 
     def convert(self, input_value: Any, *full_context: Any) -> Any:
         if self.input_filter is not None:

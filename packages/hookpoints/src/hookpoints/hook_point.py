@@ -525,6 +525,8 @@ class HookPoint(nn.Module):
         d["_conversion_is_view"] = (
             getattr(conversion, "convert_returns_view", False) is True
             and getattr(conversion, "invertible", True) is not False
+            and getattr(conversion, "input_filter", None) is None  # a filter may copy
+            and getattr(conversion, "output_filter", None) is None
             and d["_identity_revert"] is None
         )
 
