@@ -100,6 +100,18 @@ def test_conversion_check_says_when_a_claimed_view_cannot_be_edited_in_place() -
         check_conversion_step(ConversionStep("expand", "overlapping", ExpandedClaimingView))
 
 
+class Negate:
+    def convert(self, x: torch.Tensor) -> torch.Tensor:
+        return -x
+
+    def revert(self, x: torch.Tensor) -> torch.Tensor:
+        return -x
+
+
+def test_conversion_check_handles_scalars_and_empty_tensors() -> None:
+    check_conversion_step(ConversionStep("negate", "negates", Negate), shapes=[(), (0, 3), (2, 0, 4), (1, 5)])
+
+
 def test_reporter_check_catches_overwide_output() -> None:
     class Wide:
         def render(self, report, *, width=100, color=False):  # type: ignore[no-untyped-def]
