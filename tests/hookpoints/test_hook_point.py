@@ -15,8 +15,7 @@ from hookpoints import (
     LensHandle,
     NonInvertibleConversionError,
 )
-from hookpoints.aliasing import ChainConversion
-from hookpoints.conversion import IdentityConversion, identity_revert_of
+from hookpoints.conversion import ChainConversion, IdentityConversion, identity_revert_of
 
 
 def test_unhooked_point_is_identity_and_returns_same_object() -> None:

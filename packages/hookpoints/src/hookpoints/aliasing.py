@@ -18,7 +18,7 @@ from typing import Any
 
 from torch import Tensor
 
-from .conversion import revert_accepts_original
+from .conversion import ChainConversion
 from .descriptors import AliasRule, AliasScheme
 from .hook_point import HookPoint
 
@@ -39,41 +39,6 @@ def pattern_regex(pattern: str) -> re.Pattern[str]:
 def match_pattern(pattern: str, names: Iterable[str]) -> dict[str, dict[str, str]]:
     regex = pattern_regex(pattern)
     return {name: m.groupdict() for name in names if (m := regex.match(name))}
-
-
-class ChainConversion:
-    """Conversion steps applied in order; revert walks back, each step against its own input.
-
-    Intermediates are recomputed from the original activation on revert, so no state is kept
-    between calls.
-    """
-
-    def __init__(self, steps: Iterable[Any]) -> None:
-        self.steps = tuple(steps)
-        self.convert_returns_view = all(
-            getattr(step, "convert_returns_view", False) is True and getattr(step, "invertible", True)
-            for step in self.steps
-        )
-
-    def convert(self, x: Any) -> Any:
-        for step in self.steps:
-            x = step.convert(x)
-        return x
-
-    def revert(self, view: Any, original: Any) -> Any:
-        inputs = [original]
-        for step in self.steps[:-1]:
-            inputs.append(step.convert(inputs[-1]))
-        for step, before in zip(reversed(self.steps), reversed(inputs), strict=True):
-            view = _revert(step, view, before)
-        return view
-
-    def __repr__(self) -> str:
-        return " -> ".join(repr(s) for s in self.steps) or "identity"
-
-
-def _revert(step: Any, view: Any, original: Any) -> Any:
-    return step.revert(view, original) if revert_accepts_original(step.revert) else step.revert(view)
 
 
 def build_conversion(chain: Iterable[tuple[str, Mapping[str, Any]]]) -> Any:

@@ -10,7 +10,7 @@ instead of a silent no-op or a silently wrong layout.
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, Protocol, runtime_checkable
 
 from torch import Tensor
@@ -157,6 +157,72 @@ class BaseTensorConversion:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
+
+
+class ChainConversion(BaseTensorConversion):
+    """Several conversions in order; revert undoes them in reverse order.
+
+    Each step's own ``convert`` and ``revert`` run (filters included, in both directions).
+    On revert, step ``i`` gets its own original, the input it converted: the chain recomputes
+    these intermediates from the original passed to ``revert`` (no per-call state), and only
+    up to the last step that needs one. What each step needs is read once, here, not per call.
+    The chain is invertible when every step is; otherwise hooks may read through it but not
+    return a value. It returns views when every step does.
+    """
+
+    def __init__(self, steps: Iterable[Any]) -> None:
+        super().__init__()
+        self.steps = tuple(steps)
+        if not self.steps:
+            raise ValueError("chain: steps must hold at least one step")
+        self._takes_original = tuple(revert_accepts_original(step.revert) for step in self.steps)
+        needs = [
+            bool(getattr(step, "needs_original", takes))
+            for step, takes in zip(self.steps, self._takes_original, strict=True)
+        ]
+        self._last_needing = max((i for i, need in enumerate(needs) if need), default=-1)
+        self.needs_original = self._last_needing >= 0
+        self._read_only = [i for i, step in enumerate(self.steps) if not getattr(step, "invertible", True)]
+        self.invertible = not self._read_only
+        self.convert_returns_view = self.invertible and all(
+            getattr(step, "convert_returns_view", False) is True for step in self.steps
+        )
+
+    def convert(self, input_value: Any, *full_context: Any) -> Any:
+        for step in self.steps:
+            input_value = step.convert(input_value)
+        return input_value
+
+    def revert(self, input_value: Any, *full_context: Any) -> Any:
+        if self._read_only:
+            i = self._read_only[0]
+            raise NonInvertibleConversionError(
+                f"chain: step {i} ({self.steps[i]!r}) is read-only, so the chain cannot write an edited "
+                "view back"
+            )
+        originals: list[Any] = []
+        if full_context and self._last_needing >= 0:
+            x = full_context[0]
+            for i in range(self._last_needing + 1):
+                originals.append(x)
+                if i < self._last_needing:
+                    x = self.steps[i].convert(x)
+        for i in range(len(self.steps) - 1, -1, -1):
+            step = self.steps[i]
+            if i < len(originals) and self._takes_original[i]:
+                input_value = step.revert(input_value, originals[i])
+            else:
+                input_value = step.revert(input_value)
+        return input_value
+
+    def handle_conversion(self, input_value: Any, *full_context: Any) -> Any:
+        return self.convert(input_value, *full_context)
+
+    def handle_revert(self, input_value: Any, *full_context: Any) -> Any:
+        return self.revert(input_value, *full_context)
+
+    def __repr__(self) -> str:
+        return " -> ".join(repr(s) for s in self.steps)
 
 
 class IdentityConversion(BaseTensorConversion):

@@ -19,7 +19,7 @@ import torch
 from torch import Tensor
 
 from hookpoints import BaseTensorConversion, NonInvertibleConversionError
-from hookpoints.conversion import revert_accepts_original
+from hookpoints.conversion import ChainConversion, revert_accepts_original
 
 __all__ = [
     "Add",
@@ -572,68 +572,27 @@ def _build(index: int, spec: StepSpec) -> Any:
     )
 
 
-class Chain(TensorOp):
+class Chain(ChainConversion, TensorOp):
     """Several steps in order; revert undoes them in reverse order.
 
-    Each step's own ``convert`` and ``revert`` run (filters included, in both directions).
-    On revert, step ``i`` gets its own original, the input it converted: the chain
-    recomputes these intermediates from the original passed to ``revert`` (no per-call
-    state), and only up to the last step that needs one. The chain is invertible when
-    every step is; otherwise hooks may read through it but not return a value.
+    Steps are given by name, as ``(name, params)`` pairs or as conversion objects. The chain
+    itself is the core's :class:`~hookpoints.conversion.ChainConversion` (also behind alias
+    schemes): each step is reverted against its own input, recomputed from the original
+    only up to the last step that needs one; the chain is read-only when a step is, and
+    returns views when every step does.
     """
 
     step_name = "chain"
 
     def __init__(self, steps: Sequence[StepSpec]) -> None:
-        super().__init__()
         if isinstance(steps, (str, bytes)) or not isinstance(steps, Iterable):
             raise TypeError(
                 f"chain: steps must be a list of step names, (name, params) pairs or conversion objects; got "
                 f"{steps!r}"
             )
-        self.steps = tuple(_build(i, spec) for i, spec in enumerate(steps))
-        if not self.steps:
-            raise ValueError("chain: steps must hold at least one step")
-        self._takes_original = tuple(revert_accepts_original(step.revert) for step in self.steps)
-        needs = [
-            bool(getattr(step, "needs_original", takes))
-            for step, takes in zip(self.steps, self._takes_original, strict=True)
-        ]
-        self._last_needing = max((i for i, need in enumerate(needs) if need), default=-1)
-        self.needs_original = self._last_needing >= 0
-        read_only = [i for i, step in enumerate(self.steps) if not getattr(step, "invertible", True)]
-        self.invertible = not read_only
-        self._read_only = read_only
-        self.convert_returns_view = self.invertible and all(
-            getattr(step, "convert_returns_view", False) is True for step in self.steps
-        )
+        super().__init__(tuple(_build(i, spec) for i, spec in enumerate(steps)))
 
-    def convert(self, input_value: Any, *full_context: Any) -> Any:
-        for step in self.steps:
-            input_value = step.convert(input_value)
-        return input_value
-
-    def revert(self, input_value: Any, *full_context: Any) -> Any:
-        if self._read_only:
-            i = self._read_only[0]
-            raise NonInvertibleConversionError(
-                f"chain: step {i} ({self.steps[i]!r}) is read-only, so the chain cannot write an edited "
-                "view back"
-            )
-        originals: list[Any] = []
-        if full_context and self._last_needing >= 0:
-            x = full_context[0]
-            for i in range(self._last_needing + 1):
-                originals.append(x)
-                if i < self._last_needing:
-                    x = self.steps[i].convert(x)
-        for i in range(len(self.steps) - 1, -1, -1):
-            step = self.steps[i]
-            if i < len(originals) and self._takes_original[i]:
-                input_value = step.revert(input_value, originals[i])
-            else:
-                input_value = step.revert(input_value)
-        return input_value
+    __repr__ = TensorOp.__repr__
 
     def _params(self) -> dict[str, Any]:
         return {"steps": list(self.steps)}
