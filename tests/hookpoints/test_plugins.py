@@ -247,3 +247,23 @@ def test_report_uses_named_or_default_reporter() -> None:
     assert data["schema"] == "hookpoints.report/1" and data["summary"]["hook_points"] == 3
     with pytest.raises(UnknownNameError, match="installed: json, .*text"):
         hookpoints.report(toy, reporter="html")
+
+
+def test_descriptors_read_factory_parameters_from_the_signature() -> None:
+    def factory(
+        pattern: str, /, scale: float = 1.0, *rest: object, mode: str = "a", **lengths: int
+    ) -> object:
+        return object()
+
+    assert ConversionStep("s", "d", factory).parameters == ("scale", "mode", "**lengths")
+    assert CacheSink("k", "d", factory).parameters == ("scale", "mode", "**lengths")
+    assert ConversionStep("s", "d", factory, parameters=("given",)).parameters == ("given",)
+    assert ConversionStep("s", "d", dict).parameters == ()  # a builtin without a signature
+
+
+def test_bad_parameters_error_lists_the_derived_parameters(in_process: str) -> None:
+    with pytest.raises(
+        TypeError,
+        match=r"conversion step 'same' rejected parameters \['filter'\].*expected: input_filter, output",
+    ):
+        hookpoints.conversions.create("same", filter=abs)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import inspect
 from typing import Any
 
 import pytest
@@ -40,11 +39,10 @@ def test_discovered_through_entry_point(name: str) -> None:
 
 
 @pytest.mark.parametrize("name", OURS)
-def test_descriptor_lists_the_factorys_parameters(name: str) -> None:
-    descriptor = hookpoints.conversions.get(name)
-    signature = inspect.signature(descriptor.factory)
-    assert descriptor.parameters == tuple(signature.parameters)
-    assert descriptor.invertible is True  # chain / callable_pair may build read-only instances
+def test_descriptors_are_invertible(name: str) -> None:
+    assert (
+        hookpoints.conversions.get(name).invertible is True
+    )  # chain / callable_pair may build read-only instances
 
 
 # ---------------------------------------------------------------------------- conformance

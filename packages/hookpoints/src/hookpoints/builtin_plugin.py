@@ -36,15 +36,6 @@ def hookpoints_cache_sinks() -> Iterator[CacheSink]:
     from .sinks import CallbackSink, CpuOffloadSink, MemorySink, ReduceSink
 
     yield CacheSink("memory", "keep activations in memory (run_with_cache's default)", MemorySink)
-    yield CacheSink(
-        "cpu",
-        "offload CUDA activations to pinned host memory on a side stream",
-        CpuOffloadSink,
-        parameters=("pin_memory",),
-    )
-    yield CacheSink(
-        "reduce", "running mean/var/min/max per point, nothing kept", ReduceSink, parameters=("per_position",)
-    )
-    yield CacheSink(
-        "callback", "call fn(name, tensor, batch) for every activation", CallbackSink, parameters=("fn",)
-    )
+    yield CacheSink("cpu", "offload CUDA activations to pinned host memory on a side stream", CpuOffloadSink)
+    yield CacheSink("reduce", "running mean/var/min/max per point, nothing kept", ReduceSink)
+    yield CacheSink("callback", "call fn(name, tensor, batch) for every activation", CallbackSink)

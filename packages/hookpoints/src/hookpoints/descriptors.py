@@ -8,9 +8,25 @@ them to a distribution, detect duplicate names and choose between them by explic
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
+
+
+def _factory_parameters(factory: Callable[..., Any]) -> tuple[str, ...]:
+    """The keyword parameters ``factory(**params)`` accepts, ``**name`` for a catch-all."""
+    try:
+        signature = inspect.signature(factory)
+    except (TypeError, ValueError):  # no signature to read (some builtins)
+        return ()
+    names = []
+    for parameter in signature.parameters.values():
+        if parameter.kind is parameter.VAR_KEYWORD:
+            names.append(f"**{parameter.name}")
+        elif parameter.kind in (parameter.POSITIONAL_OR_KEYWORD, parameter.KEYWORD_ONLY):
+            names.append(parameter.name)
+    return tuple(names)
 
 
 def _check_name(kind: str, name: object) -> None:
@@ -30,7 +46,8 @@ class ConversionStep:
         factory: ``factory(**params)`` returns an object with ``convert`` and ``revert``.
         invertible: Whether ``revert`` writes an edited view back. Read-only steps set False;
             a hook that returns a value through them gets a clear error.
-        parameters: Names of the keyword parameters ``factory`` accepts (for errors and docs).
+        parameters: Names of the keyword parameters ``factory`` accepts (for errors and docs);
+            read from its signature when not given.
     """
 
     name: str
@@ -43,6 +60,8 @@ class ConversionStep:
         _check_name("conversion step", self.name)
         if not callable(self.factory):
             raise TypeError(f"ConversionStep {self.name!r}: factory must be callable")
+        if not self.parameters:
+            object.__setattr__(self, "parameters", _factory_parameters(self.factory))
 
 
 @dataclass(frozen=True)
@@ -142,7 +161,8 @@ class CacheSink:
         name: Registry name, e.g. ``"memory"``, ``"cpu"``, ``"reduce"``, ``"safetensors"``.
         description: One line shown by ``hookpoints plugins``.
         factory: ``factory(**params)`` returns an :class:`ActivationSink`.
-        parameters: Names of the keyword parameters ``factory`` accepts.
+        parameters: Names of the keyword parameters ``factory`` accepts; read from its
+            signature when not given.
     """
 
     name: str
@@ -154,6 +174,8 @@ class CacheSink:
         _check_name("cache sink", self.name)
         if not callable(self.factory):
             raise TypeError(f"CacheSink {self.name!r}: factory must be callable")
+        if not self.parameters:
+            object.__setattr__(self, "parameters", _factory_parameters(self.factory))
 
 
 @dataclass(frozen=True)

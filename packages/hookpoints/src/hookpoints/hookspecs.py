@@ -45,7 +45,7 @@ def hookpoints_conversion_steps() -> Iterable[ConversionStep]:
 
         @hookimpl
         def hookpoints_conversion_steps():
-            yield ConversionStep("scale", "multiply by a factor", Scale, parameters=("factor",))
+            yield ConversionStep("scale", "multiply by a factor", Scale)
     """
     raise NotImplementedError  # pragma: no cover
 

@@ -42,7 +42,7 @@ class TemplateReporter:
 @hookimpl
 def hookpoints_conversion_steps() -> Iterator[ConversionStep]:
     # Exactly reversible for factors that are powers of two (the conformance check is exact).
-    yield ConversionStep("template_scale", "multiply by a factor", TemplateScale, parameters=("factor",))
+    yield ConversionStep("template_scale", "multiply by a factor", TemplateScale)
 
 
 @hookimpl

@@ -32,24 +32,10 @@ def reduce(pattern: str, reduction: str | Callable[..., Any] = "mean", **axes_le
 
 STEPS = (
     ConversionStep(
-        "rearrange",
-        "einops.rearrange; revert by the inverse pattern, lengths inferred",
-        rearrange,
-        parameters=("pattern", "**axes_lengths"),
+        "rearrange", "einops.rearrange; revert by the inverse pattern, lengths inferred", rearrange
     ),
-    ConversionStep(
-        "repeat",
-        "einops.repeat; revert by the mean over the copies",
-        repeat,
-        parameters=("pattern", "**axes_lengths"),
-    ),
-    ConversionStep(
-        "reduce",
-        "einops.reduce (read-only)",
-        reduce,
-        invertible=False,
-        parameters=("pattern", "reduction", "**axes_lengths"),
-    ),
+    ConversionStep("repeat", "einops.repeat; revert by the mean over the copies", repeat),
+    ConversionStep("reduce", "einops.reduce (read-only)", reduce, invertible=False),
 )
 
 

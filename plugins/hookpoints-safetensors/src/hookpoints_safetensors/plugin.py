@@ -16,5 +16,4 @@ def hookpoints_cache_sinks() -> Iterator[CacheSink]:
         "safetensors",
         "sharded safetensors files + JSON manifest on disk; resumable; read back lazily",
         SafetensorsSink,
-        parameters=("path", "shard_batches", "resume", "overwrite", "metadata", "durable"),
     )
