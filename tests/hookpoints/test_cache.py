@@ -78,9 +78,11 @@ def test_remove_batch_dim(gpt: TinyGPT) -> None:
 def test_pos_slice_uses_per_point_pos_dim(gpt: TinyGPT, tokens: torch.Tensor) -> None:
     names = ["blocks.0.hook_resid_pre", "blocks.0.attn.hook_z"]
     _, full = gpt.run_with_cache(tokens, names_filter=names)
-    _, last = gpt.run_with_cache(tokens, names_filter=names, pos_slice=-1)
-    assert torch.equal(last["blocks.0.hook_resid_pre"], full["blocks.0.hook_resid_pre"][:, -1])
-    assert torch.equal(last["blocks.0.attn.hook_z"], full["blocks.0.attn.hook_z"][:, -1])
+    _, last = gpt.run_with_cache(tokens, names_filter=names, pos_slice=-1)  # an int keeps the dim (TL)
+    assert torch.equal(last["blocks.0.hook_resid_pre"], full["blocks.0.hook_resid_pre"][:, -1:])
+    assert torch.equal(last["blocks.0.attn.hook_z"], full["blocks.0.attn.hook_z"][:, -1:])
+    _, negative = gpt.run_with_cache(tokens, names_filter=names, pos_slice=[-1])
+    assert torch.equal(negative["blocks.0.attn.hook_z"], full["blocks.0.attn.hook_z"][:, -1:])
     _, some = gpt.run_with_cache(tokens, names_filter=names, pos_slice=(1, 3))
     assert torch.equal(some["blocks.0.attn.hook_z"], full["blocks.0.attn.hook_z"][:, 1:3])
     _, picked = gpt.run_with_cache(tokens, names_filter=names, pos_slice=[0, 2])

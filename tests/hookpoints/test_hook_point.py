@@ -16,6 +16,7 @@ from hookpoints import (
     NonInvertibleConversionError,
 )
 from hookpoints.conversion import ChainConversion, IdentityConversion, identity_revert_of
+from hookpoints.hook_point import DispatchMode
 
 
 def test_unhooked_point_is_identity_and_returns_same_object() -> None:
@@ -739,7 +740,11 @@ def test_point_returns_to_fast_path_after_hooks_removed() -> None:
     hp(torch.zeros(1))
     handle.remove()
     x = torch.zeros(1)
-    assert hp(x) is x and hp._slow is False
+    assert hp(x) is x and hp._mode is DispatchMode.REST
+    torch_handle = hp.register_forward_hook(lambda m, a, o: None)
+    assert hp._mode is DispatchMode.MODULE
+    torch_handle.remove()  # through torch's own handle: the point notices on its next call
+    assert hp(x) is x and hp._mode is DispatchMode.REST
 
 
 class SelectFirstHalf(BaseTensorConversion):

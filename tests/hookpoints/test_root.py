@@ -78,7 +78,7 @@ def test_filter_matching_nothing_warns(toy: Toy) -> None:
     assert len(group) == 0
 
 
-def test_check_hooks_to_add_veto_leaves_state_unchanged() -> None:
+def test_check_hooks_to_add_vetoes_add_hook_only_and_leaves_state_unchanged() -> None:
     class Picky(Toy):
         def check_hooks_to_add(
             self, hook_point, hook_point_name, hook, dir="fwd", is_permanent=False, prepend=False
@@ -90,12 +90,12 @@ def test_check_hooks_to_add_veto_leaves_state_unchanged() -> None:
     with pytest.raises(ValueError, match="no hooks on hook_out"):
         model.add_hook(lambda n: True, lambda t, hook: None)
     assert n_hooks(model) == 0
-    with (
-        pytest.raises(ValueError),
-        model.hooks([("hook_in", lambda t, hook: None), ("hook_out", lambda t, hook: None)]),
-    ):
-        pass
+    # As in TransformerLens, only add_hook consults check_hooks_to_add: scopes attach anyway.
+    with model.hooks([("hook_in", lambda t, hook: None), ("hook_out", lambda t, hook: None)]):
+        assert n_hooks(model) == 2
     assert n_hooks(model) == 0 and model.context_level == 0
+    _, cache = model.run_with_cache(torch.ones(1, 3))
+    assert set(cache) == {"hook_in", "inner.hook_mid", "hook_out"} and n_hooks(model) == 0
 
 
 def test_hooks_scope_removes_only_its_own_hooks(toy: Toy) -> None:

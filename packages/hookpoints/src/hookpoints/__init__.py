@@ -20,7 +20,8 @@ from .hook_point import AliasedHookPoint, HookPoint
 from .introspection import HookIntrospectionMixin
 from .names import NameSelector, NamesFilter, normalize_names_filter
 from .protocols import HookFunction
-from .root import HookedRootModule, HookScope
+from .root import HookedRootModule
+from .scopes import HookScope
 from .slicing import Slice
 
 __version__ = "0.1.0"

@@ -80,7 +80,11 @@ class AliasPoint(HookPoint):
     def __init__(
         self, name: str, canonical: HookPoint, conversion: Any, scheme: str, pos_dim: int | None
     ) -> None:
-        super().__init__(name, pos_dim=canonical.pos_dim if pos_dim is None else pos_dim)
+        # A view keeps the canonical point's declared layout unless the rule says otherwise or a
+        # conversion may change it (then TransformerLens's name rule applies).
+        if pos_dim is None and conversion is None:
+            pos_dim = canonical.pos_dim
+        super().__init__(name, pos_dim=pos_dim)
         self.canonical = canonical
         self.scheme = scheme
         if conversion is not None:

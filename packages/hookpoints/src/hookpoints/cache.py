@@ -1,15 +1,15 @@
 """``ActivationCache``: what ``run_with_cache`` returns.
 
-A mutable mapping from hook name to tensor (so dict-style TransformerLens code keeps
-working) with ``to(device)``, ``remove_batch_dim()`` and a repr that says how much memory the
-cache holds. It keeps only a weak reference to the model: a cache kept for analysis must not
-keep a large model alive.
+A ``dict`` from hook name to tensor (what TransformerLens's ``run_with_cache`` returns, so
+TransformerLens code and its runtime type checks accept it) with ``to(device)``,
+``remove_batch_dim()`` and a repr that says how much memory the cache holds. It keeps only
+a weak reference to the model: a cache kept for analysis must not keep a large model alive.
 """
 
 from __future__ import annotations
 
 import weakref
-from collections.abc import Iterator, MutableMapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -39,55 +39,47 @@ def _safetensors_plugin(action: str) -> Any:
     return hookpoints_safetensors
 
 
-class ActivationCache(MutableMapping[str, Tensor]):
+class ActivationCache(dict[str, Tensor]):
     """Cached activations keyed by hook name (``<name>_grad`` for gradients).
 
+    A ``dict`` (TransformerLens code passes what ``run_with_cache`` returns to its own
+    ``ActivationCache(cache_dict: Dict[str, Tensor], ...)``, which runtime type checks hold to
+    ``dict``), with ``to(device)``, ``remove_batch_dim()``, a repr that says how much memory
+    it holds, and close matches for an unknown key.
+
     Args:
-        cache_dict: The name -> tensor dict to wrap (used as is, not copied).
+        cache_dict: The name -> tensor items to start with (copied into the cache).
         model: The model the activations came from; held weakly (see :attr:`model`).
         has_batch_dim: Whether tensors still have their leading batch dimension.
     """
 
     def __init__(
         self,
-        cache_dict: dict[str, Tensor] | None = None,
+        cache_dict: Mapping[str, Tensor] | None = None,
         model: nn.Module | None = None,
         has_batch_dim: bool = True,
     ) -> None:
-        self.cache_dict: dict[str, Tensor] = {} if cache_dict is None else cache_dict
+        super().__init__(() if cache_dict is None else cache_dict)
         self._model_ref = weakref.ref(model) if model is not None else None
         self.has_batch_dim = has_batch_dim
+
+    @property
+    def cache_dict(self) -> dict[str, Tensor]:
+        """The cache itself (TransformerLens's ``ActivationCache.cache_dict``)."""
+        return self
 
     @property
     def model(self) -> nn.Module | None:
         """The source model, or ``None`` if it was never given or has been garbage-collected."""
         return self._model_ref() if self._model_ref is not None else None
 
-    def __getitem__(self, key: str) -> Tensor:
-        try:
-            return self.cache_dict[key]
-        except KeyError:
-            raise HookNameError(key, self.cache_dict, what="cached activation") from None
-
-    def __setitem__(self, key: str, value: Tensor) -> None:
-        self.cache_dict[key] = value
-
-    def __delitem__(self, key: str) -> None:
-        del self.cache_dict[key]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self.cache_dict)
-
-    def __len__(self) -> int:
-        return len(self.cache_dict)
-
-    def __contains__(self, key: object) -> bool:
-        return key in self.cache_dict
+    def __missing__(self, key: str) -> Tensor:
+        raise HookNameError(key, self, what="cached activation")
 
     @property
     def total_bytes(self) -> int:
         """Bytes held by the cached tensors (views of one storage counted per tensor)."""
-        return sum(t.numel() * t.element_size() for t in self.cache_dict.values() if isinstance(t, Tensor))
+        return sum(t.numel() * t.element_size() for t in self.values() if isinstance(t, Tensor))
 
     def to(self, device: str | torch.device, move_model: bool = False) -> ActivationCache:
         """Move every cached tensor to ``device`` in place and return the cache.
@@ -97,26 +89,26 @@ class ActivationCache(MutableMapping[str, Tensor]):
         """
         if move_model:
             raise ValueError("ActivationCache.to(move_model=True) is not supported: call model.to(device)")
-        for key, value in self.cache_dict.items():
-            self.cache_dict[key] = value.to(device)
+        for key, value in self.items():
+            self[key] = value.to(device)
         return self
 
     def remove_batch_dim(self) -> ActivationCache:
         """Drop the leading batch dimension of every tensor (each must have batch size 1)."""
         if not self.has_batch_dim:
             return self
-        for key, value in self.cache_dict.items():
+        for key, value in self.items():
             if value.ndim == 0 or value.shape[0] != 1:
                 raise ValueError(
                     f"remove_batch_dim needs batch size 1; {key!r} has shape {tuple(value.shape)}"
                 )
-        for key, value in self.cache_dict.items():
-            self.cache_dict[key] = value[0]
+        for key, value in self.items():
+            self[key] = value[0]
         self.has_batch_dim = False
         return self
 
     def __repr__(self) -> str:
-        names = list(self.cache_dict)
+        names = list(self)
         shown = ", ".join(repr(n) for n in names[:4]) + (", …" if len(names) > 4 else "")
         return f"ActivationCache({len(names)} activations, {_format_bytes(self.total_bytes)}: {shown})"
 
@@ -132,5 +124,5 @@ class ActivationCache(MutableMapping[str, Tensor]):
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
-        state["_model_ref"] = None
+        state["_model_ref"] = None  # a weak reference cannot be pickled; the model is not kept
         return state

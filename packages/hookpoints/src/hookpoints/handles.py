@@ -3,14 +3,18 @@
 TransformerLens returned nothing from ``add_hook``, so one hook could not be removed on its
 own. Here every registration returns a handle whose ``remove()`` removes exactly that hook (a
 group handle for a registration that matched several points), and which works as a context
-manager. The attributes TransformerLens code reads (``hook``, ``is_permanent``,
-``context_level``, ``user_hook``) are kept.
+manager. TransformerLens's constructor and the attributes its code reads (``hook``, a torch
+``RemovableHandle``; ``is_permanent``, ``context_level``, ``user_hook``) are kept.
 """
 
 from __future__ import annotations
 
+import weakref
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Literal
+
+from torch.utils.hooks import RemovableHandle
 
 from .names import hook_display_name
 
@@ -18,21 +22,49 @@ if TYPE_CHECKING:
     from types import TracebackType
 
     from .hook_point import HookPoint
+    from .scopes import HookContext, HookScope
 
 Direction = Literal["fwd", "bwd"]
+
+
+class HookRemovableHandle(RemovableHandle):
+    """``handle.hook`` of a hookpoints hook: torch's handle type (``.id``, ``.remove()``, ``with``).
+
+    hookpoints dispatches its hooks itself rather than through ``register_forward_hook``, so
+    there is no torch handle to hand out; this one is made on first access to
+    :attr:`LensHandle.hook` (never on the registration path) and removes the hookpoints hook.
+    """
+
+    def __init__(self, lens_handle: LensHandle) -> None:
+        self.id = RemovableHandle.next_id
+        RemovableHandle.next_id += 1
+        self.hooks_dict_ref = _DEAD_REF
+        self.extra_dict_ref: tuple[Any, ...] = ()
+        self.lens_handle = lens_handle
+
+    def remove(self) -> None:
+        self.lens_handle.remove()
+
+
+_NO_HOOKS: OrderedDict[int, Any] = OrderedDict()
+_DEAD_REF = weakref.ref(_NO_HOOKS)  # torch's attribute, for code that reads it: an empty dict
 
 
 class LensHandle:
     """One user hook on one hook point, in one direction.
 
     ``handle.remove()`` (or leaving ``with handle:``) detaches the hook; removing twice is a
-    no-op. ``handle.hook`` is the handle itself, so TransformerLens code that calls
-    ``handle.hook.remove()`` keeps working.
+    no-op. The constructor and the attributes are TransformerLens's ``LensHandle`` dataclass:
+    ``LensHandle(hook, is_permanent=False, context_level=None, user_hook=None)`` wraps a torch
+    ``RemovableHandle``, and for hooks hookpoints adds, ``handle.hook`` is a torch
+    ``RemovableHandle`` too (with an ``id``; its ``remove()`` removes this hook).
     """
 
     __slots__ = (
+        "_torch_handle",
         "alias_names",
         "calls",
+        "context",
         "context_level",
         "dir",
         "is_permanent",
@@ -44,33 +76,44 @@ class LensHandle:
 
     def __init__(
         self,
-        point: HookPoint,
-        user_hook: Callable[..., Any],
-        dir: Direction = "fwd",
+        hook: RemovableHandle | None = None,
         is_permanent: bool = False,
         context_level: int | None = None,
+        user_hook: Callable[..., Any] | None = None,
+        *,
+        point: HookPoint | None = None,
+        dir: Direction = "fwd",
         alias_names: tuple[str, ...] | None = None,
-        owner: object | None = None,
+        owner: HookScope | None = None,
+        context: HookContext | None = None,
     ) -> None:
-        self.point = point
-        self.user_hook = user_hook
-        self.dir: Direction = dir
-        self.alias_names = alias_names
+        self._torch_handle = hook
         self.is_permanent = is_permanent
         self.context_level = context_level
-        self.owner = owner
+        self.user_hook = user_hook
+        self.point = point
+        self.dir: Direction = dir
+        self.alias_names = alias_names
+        self.owner = owner  # the hooks() block this hook leaves with, if any
+        self.context = context  # the thread or task that sees it; None: global
         self.removed = False
         self.calls: tuple[Any, ...] = ()  # (fn, hook arg, handle) triples, set by the point
 
     @property
-    def hook(self) -> LensHandle:
-        """TransformerLens compatibility: ``handle.hook.remove()``."""
-        return self
+    def hook(self) -> RemovableHandle:
+        """The torch ``RemovableHandle`` of this hook (``handle.hook.remove()``, ``handle.hook.id``)."""
+        if self._torch_handle is None:
+            self._torch_handle = HookRemovableHandle(self)
+        return self._torch_handle
+
+    @hook.setter
+    def hook(self, value: RemovableHandle) -> None:
+        self._torch_handle = value
 
     @property
     def name(self) -> str | None:
         """Name of the hook point this hook is attached to."""
-        return self.point.name
+        return self.point.name if self.point is not None else None
 
     @property
     def hook_name(self) -> str:
@@ -83,8 +126,14 @@ class LensHandle:
 
     def remove(self) -> None:
         """Detach this hook from its point. Idempotent."""
-        if not self.removed:
+        if self.removed:
+            return
+        if self.point is not None:
             self.point._detach(self)
+        else:  # a TransformerLens-style record around a torch handle
+            if self._torch_handle is not None:
+                self._torch_handle.remove()
+            self.removed = True
 
     def __enter__(self) -> LensHandle:
         return self

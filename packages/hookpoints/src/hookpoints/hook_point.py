@@ -1,25 +1,31 @@
 """``HookPoint``: an identity module placed at every activation worth reading or editing.
 
 Hot path design. A hook point is called hundreds of times per forward, almost always with no
-hook attached, so its unhooked call must cost close to a plain Python call. ``HookPoint``
-therefore overrides ``__call__``: when nothing is attached (no hookpoints hook, no torch hook
-registered on it, no global module hook, no compiled or replaced ``forward``) it returns its
-input at once; otherwise it goes through ``nn.Module.__call__`` so that hooks users register
-with plain torch APIs, global module hooks, ``module.compile()`` and libraries that replace
-``forward`` all keep working exactly as on any module.
+hook attached, so its unhooked call must cost close to a plain Python call. Its state is one
+flag, :attr:`HookPoint._mode` (a :class:`DispatchMode`), decided in one place
+(:meth:`HookPoint._refresh_mode`) whenever something is attached or removed:
 
-hookpoints' own hooks are dispatched by ``forward`` from a tuple rebuilt whenever a hook is
-added or removed, not through torch's module-hook machinery: forward hooks are plain calls,
-backward hooks are one tensor hook on the point's output (cheaper than a full module
-backward hook, and identical for an identity module). That single dispatch place is also
-where a future thread- or task-local scope would filter hooks.
+- ``REST``: nothing attached; ``__call__`` returns its input at once.
+- ``HOOKS``: hookpoints hooks only; ``__call__`` dispatches them itself from call tuples
+  rebuilt at registration (forward hooks are plain calls, backward hooks one tensor hook on
+  the output, bound at forward time), per hook context (see :mod:`hookpoints.scopes`).
+- ``MODULE``: something only ``nn.Module.__call__`` honours (a torch hook registered on the
+  point, ``compile()``, a replaced ``forward``, or a subclass with a ``forward`` of its own):
+  the call goes through torch, and hookpoints' hooks run inside it.
+
+torch's global module hooks live outside the point and are checked on every call.
+
+A subclass that defines its own ``forward`` (SAELens's sparse hook point) is never bypassed:
+its ``forward`` runs on every call, and hookpoints' hooks run on its output through one torch
+forward hook, exactly where TransformerLens ran them.
 """
 
 from __future__ import annotations
 
+import enum
 import functools
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Literal, TypeVar
 
 import torch
@@ -29,6 +35,15 @@ from torch.nn.modules import module as _torch_module
 from .conversion import identity_revert_of, revert_accepts_original
 from .errors import HookShapeError, NonInvertibleConversionError
 from .handles import Direction, LensHandle
+from .scopes import (
+    CURRENT_CONTEXT,
+    REGISTRATION_LOCK,
+    HookContext,
+    is_visible,
+    open_scopes,
+    own_context,
+    visible_contexts,
+)
 
 # Global module hooks live in these module-level dicts; torch mutates them in place.
 _GLOBAL_FORWARD_HOOKS = _torch_module._global_forward_hooks
@@ -40,7 +55,25 @@ _MODULE_CALL = nn.Module.__call__
 _LAYER_RE = re.compile(r"(?:^|\.)(\d+)(?:\.|$)")
 
 _Call = tuple[Callable[..., Any], Any, LensHandle]
+_Calls = tuple[tuple[_Call, ...], tuple[_Call, ...]]  # (forward calls, backward calls)
+_NO_CALLS: _Calls = ((), ())
 _T = TypeVar("_T")
+
+
+def _global_module_hooks() -> bool:
+    return bool(
+        _GLOBAL_FORWARD_HOOKS
+        or _GLOBAL_FORWARD_PRE_HOOKS
+        or _GLOBAL_BACKWARD_HOOKS
+        or _GLOBAL_BACKWARD_PRE_HOOKS
+    )
+
+
+def _calls_of(handles: Sequence[LensHandle], contexts: frozenset[HookContext] | None) -> tuple[_Call, ...]:
+    """The call triples of ``handles`` seen from ``contexts`` (None: global hooks only)."""
+    if contexts is None:
+        return tuple(call for h in handles if h.context is None for call in h.calls)
+    return tuple(call for h in handles if h.context is None or h.context in contexts for call in h.calls)
 
 
 def _add_note(exc: BaseException, note: str) -> None:
@@ -78,6 +111,14 @@ class AliasedHookPoint:
         return f"AliasedHookPoint({self._alias_name!r} -> {self._target.name!r})"
 
 
+class DispatchMode(enum.IntEnum):
+    """What a hook point's call has to do (``REST`` is 0, so ``if point._mode:`` is the test)."""
+
+    REST = 0
+    HOOKS = 1
+    MODULE = 2
+
+
 def _layer_of(name: str | None) -> int:
     if name is None:
         raise ValueError("this hook point has no name yet (setup() names hook points)")
@@ -92,26 +133,36 @@ class HookPoint(nn.Module):
 
     Args:
         name: Optional name; :meth:`HookedRootModule.setup` sets it to the module path.
-        pos_dim: Which dimension holds token positions (used by ``run_with_cache(pos_slice=)``);
-            -2 for ``[batch, pos, d]``, -3 for per-head ``[batch, pos, head, d]``.
+        pos_dim: Which dimension holds token positions (used by ``run_with_cache(pos_slice=)``):
+            -2 for ``[batch, pos, d]``, -3 for per-head ``[batch, pos, head, d]``. ``None``
+            (default) follows TransformerLens: -3 for names ending in ``hook_q``, ``hook_k``,
+            ``hook_v``, ``hook_z`` or ``hook_result``, -2 otherwise.
         check_shape: When true (default), a hook that returns a tensor of another shape than
             the one it was given is an error raised at this point. Set false for points whose
             hooks legitimately change shapes.
     """
 
+    #: Whether this class defines its own ``forward`` (set for each subclass when defined):
+    #: then every call goes through it, and hooks run on its output as in TransformerLens.
+    _runs_own_forward: bool = False
+
     # Set in __init__ straight into __dict__ (read on every call; not parameters or buffers).
-    _hooks_fwd: list[LensHandle]
+    _mode: DispatchMode
+    _hooks_fwd: list[LensHandle]  # every forward hook, every context, in call order
     _hooks_bwd: list[LensHandle]
-    _fwd_calls: tuple[_Call, ...]
-    _bwd_calls: tuple[_Call, ...]
-    _slow: bool  # anything attached at all: take _slow_call
-    _torch_slow: bool  # something only nn.Module.__call__ honours may be attached
+    _calls_global: _Calls  # what a context with no scoped hooks here calls
+    _calls_scoped: dict[HookContext, _Calls]  # contexts with scoped hooks here -> what they call
+    _runner_handles: tuple[Any, ...]  # torch hook handles while a forward-defining subclass is hooked
     _on_change: Callable[[HookPoint], None] | None
     _revert_takes_original: bool  # derived from hook_conversion in __setattr__
     _identity_revert: str | None
     _conversion_is_view: bool
 
-    def __init__(self, name: str | None = None, *, pos_dim: int = -2, check_shape: bool = True):
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls._runs_own_forward = cls.forward is not HookPoint.forward
+
+    def __init__(self, name: str | None = None, *, pos_dim: int | None = None, check_shape: bool = True):
         super().__init__()
         self.ctx: dict[Any, Any] = {}
         self.name: str | None = name
@@ -122,51 +173,68 @@ class HookPoint(nn.Module):
         d = self.__dict__
         d["_hooks_fwd"] = []
         d["_hooks_bwd"] = []
-        d["_fwd_calls"] = ()
-        d["_bwd_calls"] = ()
-        d["_slow"] = False
-        d["_torch_slow"] = False
+        d["_calls_global"] = _NO_CALLS
+        d["_calls_scoped"] = {}
+        d["_runner_handles"] = ()
         # Called after hooks are added or removed; attach() uses it to install torch hooks on
         # the wrapped module only while this point has hooks.
         d["_on_change"] = None
+        self._refresh_mode()
 
     # ------------------------------------------------------------------ hot path
     def __call__(self, x: _T) -> _T:
         if (
-            self._slow
+            self._mode
             or _GLOBAL_FORWARD_HOOKS
             or _GLOBAL_FORWARD_PRE_HOOKS
             or _GLOBAL_BACKWARD_HOOKS
             or _GLOBAL_BACKWARD_PRE_HOOKS
         ):
-            return self._slow_call(x)  # type: ignore[no-any-return]
+            return self._call_hooked(x)  # type: ignore[no-any-return]
         return x
 
-    def _slow_call(self, x: Any) -> Any:
-        if (
-            self._torch_slow
-            or _GLOBAL_FORWARD_HOOKS
+    def _call_hooked(self, x: Any) -> Any:
+        if self._mode is DispatchMode.MODULE or (
+            _GLOBAL_FORWARD_HOOKS
             or _GLOBAL_FORWARD_PRE_HOOKS
             or _GLOBAL_BACKWARD_HOOKS
             or _GLOBAL_BACKWARD_PRE_HOOKS
         ):
-            if self._torch_hooked():
+            if self._runs_own_forward or self._torch_hooked() or _global_module_hooks():
                 return _MODULE_CALL(self, x)
-            self.__dict__["_torch_slow"] = False  # torch hooks were removed through their handles
-        if self._bwd_calls:
-            return self.forward(x)
-        if self._fwd_calls:
-            return self._dispatch_forward(x)
-        self.__dict__["_slow"] = self._torch_slow  # nothing of ours left: back to the fast path
-        return x
+            self._refresh_mode()  # the torch hooks were removed through their own handles
+        return self._dispatch(x, self._calls_for_context())
 
     def forward(self, x: Any) -> Any:
-        if self._fwd_calls:
-            x = self._dispatch_forward(x)
-        if self._bwd_calls and isinstance(x, Tensor) and x.requires_grad and torch.is_grad_enabled():
+        if self._runs_own_forward:
+            return x  # a subclass's forward calling super(): the identity, as in TransformerLens
+        return self._dispatch(x, self._calls_for_context())
+
+    def _calls_for_context(self) -> _Calls:
+        """The forward and backward calls the running thread or task sees on this point."""
+        scoped = self._calls_scoped
+        if scoped:
+            ctx = CURRENT_CONTEXT.get()
+            while ctx is not None:
+                found = scoped.get(ctx)
+                if found is not None:
+                    return found
+                ctx = ctx.parent
+        return self._calls_global
+
+    def _dispatch(self, x: Any, calls: _Calls) -> Any:
+        fwd, bwd = calls
+        if fwd:
+            x = self._dispatch_forward(fwd, x)
+        if bwd and isinstance(x, Tensor) and x.requires_grad and torch.is_grad_enabled():
             x = x.view_as(x)  # a node of its own: the hook sees only this use's gradient
-            x.register_hook(functools.partial(self._dispatch_backward, self._bwd_calls))
+            x.register_hook(functools.partial(self._dispatch_backward, bwd))
         return x
+
+    def _run_own_forward_hook(self, module: nn.Module, args: Any, output: Any) -> Any:
+        """The torch forward hook through which a forward-defining subclass runs its hooks."""
+        result = self._dispatch(output, self._calls_for_context())
+        return None if result is output else result
 
     def _torch_hooked(self) -> bool:
         """Whether anything only ``nn.Module.__call__`` honours is attached to this module."""
@@ -175,13 +243,19 @@ class HookPoint(nn.Module):
             or self._forward_pre_hooks
             or self._backward_hooks
             or self._backward_pre_hooks
-            or _GLOBAL_FORWARD_HOOKS
-            or _GLOBAL_FORWARD_PRE_HOOKS
-            or _GLOBAL_BACKWARD_HOOKS
-            or _GLOBAL_BACKWARD_PRE_HOOKS
             or getattr(self, "_compiled_call_impl", None) is not None
             or "forward" in self.__dict__
         )
+
+    def _refresh_mode(self) -> None:
+        """The one place that decides :attr:`_mode` (called whenever attachments change)."""
+        if self._runs_own_forward or self._torch_hooked():
+            mode = DispatchMode.MODULE
+        elif self._hooks_fwd or self._hooks_bwd:
+            mode = DispatchMode.HOOKS
+        else:
+            mode = DispatchMode.REST
+        self.__dict__["_mode"] = mode
 
     def _run_hooks(self, calls: tuple[_Call, ...], view: Any, backward: bool) -> tuple[Any, bool]:
         """Call each hook on ``view`` in order; a non-None return replaces it for the next one."""
@@ -203,13 +277,13 @@ class HookPoint(nn.Module):
                 changed = True
         return view, changed
 
-    def _dispatch_forward(self, x: Any) -> Any:
+    def _dispatch_forward(self, calls: tuple[_Call, ...], x: Any) -> Any:
         conversion = self.hook_conversion
         if conversion is None:
-            result, changed = self._run_hooks(self._fwd_calls, x, backward=False)
+            result, changed = self._run_hooks(calls, x, backward=False)
             return result if changed else x
         view = conversion.convert(x)
-        result, changed = self._run_hooks(self._fwd_calls, view, backward=False)
+        result, changed = self._run_hooks(calls, view, backward=False)
         if not changed or (result is view and self._conversion_is_view):
             return x  # untouched, or edited in place through a view: the edit is already in x
         return self._revert(result, x, view is x)
@@ -291,13 +365,19 @@ class HookPoint(nn.Module):
     # ------------------------------------------------------------------ registration
     @property
     def fwd_hooks(self) -> list[LensHandle]:
-        """Forward hooks in call order (a copy; use handles to remove)."""
-        return list(self._hooks_fwd)
+        """Forward hooks in call order, as the running thread or task sees them (a copy)."""
+        return self._visible(self._hooks_fwd)
 
     @property
     def bwd_hooks(self) -> list[LensHandle]:
-        """Backward hooks in call order (a copy; use handles to remove)."""
-        return list(self._hooks_bwd)
+        """Backward hooks in call order, as the running thread or task sees them (a copy)."""
+        return self._visible(self._hooks_bwd)
+
+    def _visible(self, handles: Sequence[LensHandle]) -> list[LensHandle]:
+        if not self._calls_scoped:  # only global hooks here: everyone sees all of them
+            return list(handles)
+        contexts = visible_contexts()
+        return [h for h in handles if is_visible(h, contexts)]
 
     def add_perma_hook(self, hook: Callable[..., Any], dir: Direction = "fwd") -> LensHandle:
         return self.add_hook(hook, dir=dir, is_permanent=True)
@@ -310,8 +390,6 @@ class HookPoint(nn.Module):
         level: int | None = None,
         prepend: bool = False,
         alias_names: Iterable[str] | str | None = None,
-        *,
-        _owner: object | None = None,
     ) -> LensHandle:
         """Attach ``hook(tensor, *, hook=point)`` and return its :class:`LensHandle`.
 
@@ -324,6 +402,11 @@ class HookPoint(nn.Module):
         ``alias_names`` the hook is called once per alias, each time seeing that name as
         ``hook.name``. Backward hooks are bound at forward time: those attached during a
         forward pass fire in that pass's backward even if removed in between.
+
+        Who sees the hook (see :mod:`hookpoints.scopes`): a permanent hook, or one added
+        outside any ``hooks()`` block, is global. Added inside a block it belongs to the
+        running thread or task: with ``level=k`` to the open block of that level (and leaves
+        with it, as in TransformerLens), otherwise it stays until removed.
         """
         self._hook_list(dir)  # validates dir before anything changes
         if not callable(hook):
@@ -337,7 +420,16 @@ class HookPoint(nn.Module):
             aliases = (alias_names,) if isinstance(alias_names, str) else tuple(alias_names)
             if not aliases or not all(isinstance(a, str) for a in aliases):
                 raise TypeError(f"alias_names must be a non-empty list of str; got {alias_names!r}")
-        handle = LensHandle(self, hook, dir, is_permanent, level, aliases, _owner)
+        handle = LensHandle(None, is_permanent, level, hook, point=self, dir=dir, alias_names=aliases)
+        if not is_permanent:
+            scopes = open_scopes()
+            if scopes:
+                adopted = next((s for s in scopes if s.level == level), None) if level is not None else None
+                if adopted is not None:  # leaves with that block, as TransformerLens's level reset
+                    handle.owner, handle.context = adopted, adopted.context
+                    adopted.handles.append(handle)
+                else:
+                    handle.context = own_context()
         self._attach(handle, prepend)
         return handle
 
@@ -349,19 +441,13 @@ class HookPoint(nn.Module):
             handle.calls = tuple(
                 (handle.user_hook, AliasedHookPoint(alias, self), handle) for alias in handle.alias_names
             )
-        hooks = self._hooks_fwd if handle.dir == "fwd" else self._hooks_bwd
-        if prepend:
-            hooks.insert(0, handle)
-        else:
-            hooks.append(handle)
-        if len(hooks) == 1:  # the common case: skip the general rebuild
-            d = self.__dict__
-            d["_fwd_calls" if handle.dir == "fwd" else "_bwd_calls"] = handle.calls
-            d["_slow"] = True
-            if d["_on_change"] is not None:
-                d["_on_change"](self)
-        else:
-            self._rebuild(handle.dir)
+        with REGISTRATION_LOCK:
+            hooks = self._hooks_fwd if handle.dir == "fwd" else self._hooks_bwd
+            if prepend:
+                hooks.insert(0, handle)
+            else:
+                hooks.append(handle)
+            self._rebuild()
 
     def _hook_list(self, dir: str) -> list[LensHandle]:
         if dir == "fwd":
@@ -370,42 +456,71 @@ class HookPoint(nn.Module):
             return self._hooks_bwd
         raise ValueError(f"dir must be 'fwd' or 'bwd'; got {dir!r}")
 
-    def _rebuild(self, dir: str) -> None:
-        hooks = self._hooks_fwd if dir == "fwd" else self._hooks_bwd
-        calls: tuple[_Call, ...]
-        if not hooks:
-            calls = ()
-        elif len(hooks) == 1:
-            calls = hooks[0].calls
-        else:
-            calls = tuple(call for handle in hooks for call in handle.calls)
+    def _rebuild(self) -> None:
+        """Rebuild the call tuples of every context from the handle lists (registration lock held)."""
+        fwd, bwd = self._hooks_fwd, self._hooks_bwd
         d = self.__dict__
-        d["_fwd_calls" if dir == "fwd" else "_bwd_calls"] = calls
-        if calls:
-            d["_slow"] = True
+        if len(fwd) + len(bwd) == 1:  # the common case: one hook
+            handle = fwd[0] if fwd else bwd[0]
+            calls: _Calls = (handle.calls, ()) if fwd else ((), handle.calls)
+            if handle.context is None:
+                d["_calls_global"], d["_calls_scoped"] = calls, {}
+            else:
+                d["_calls_global"], d["_calls_scoped"] = _NO_CALLS, {handle.context: calls}
+        else:
+            d["_calls_global"] = (_calls_of(fwd, None), _calls_of(bwd, None))
+            scoped: dict[HookContext, _Calls] = {}
+            for handle in (*fwd, *bwd):
+                ctx = handle.context
+                if ctx is not None and ctx not in scoped:
+                    seen = frozenset(ctx.chain())
+                    scoped[ctx] = (_calls_of(fwd, seen), _calls_of(bwd, seen))
+            d["_calls_scoped"] = scoped
+        self._refresh_mode()
+        if self._runs_own_forward:
+            self._sync_own_forward_hook()
         if d["_on_change"] is not None:
             d["_on_change"](self)
 
+    def _sync_own_forward_hook(self) -> None:
+        """Keep one torch forward hook on a forward-defining subclass while it has hooks.
+
+        Registered through ``nn.Module.register_forward_hook``, so ``self._forward_hooks``
+        is non-empty exactly when TransformerLens's would be (SAELens's sparse hook point
+        reads it to decide what its forward returns).
+        """
+        d = self.__dict__
+        active = bool(self._hooks_fwd or self._hooks_bwd)
+        if active and not d["_runner_handles"]:
+            d["_runner_handles"] = (nn.Module.register_forward_hook(self, self._run_own_forward_hook),)
+        elif not active and d["_runner_handles"]:
+            for torch_handle in d["_runner_handles"]:
+                torch_handle.remove()
+            d["_runner_handles"] = ()
+
     def _detach(self, handle: LensHandle) -> None:
-        hooks = self._hooks_fwd if handle.dir == "fwd" else self._hooks_bwd
-        try:  # noqa: SIM105 - the hot removal path; suppress() costs more
-            hooks.remove(handle)
-        except ValueError:
-            pass
-        handle.removed = True
-        handle.calls = ()  # break handle -> calls -> handle so the hook (and its cache) frees at once
-        self._rebuild(handle.dir)
+        with REGISTRATION_LOCK:
+            hooks = self._hooks_fwd if handle.dir == "fwd" else self._hooks_bwd
+            try:  # noqa: SIM105 - the hot removal path; suppress() costs more
+                hooks.remove(handle)
+            except ValueError:
+                pass
+            handle.removed = True
+            handle.calls = ()  # break handle -> calls -> handle so the hook (and its cache) frees at once
+            self._rebuild()
 
     def _detach_many(self, dir: str, keep: Callable[[LensHandle], bool]) -> None:
-        hooks = self._hook_list(dir)
-        kept = [h for h in hooks if keep(h)]
-        if len(kept) != len(hooks):
-            for handle in hooks:
-                if not keep(handle):
+        """Remove the handles ``keep`` rejects among those the running thread or task sees."""
+        with REGISTRATION_LOCK:
+            hooks = self._hook_list(dir)
+            contexts = visible_contexts() if self._calls_scoped else None
+            gone = [h for h in hooks if (contexts is None or is_visible(h, contexts)) and not keep(h)]
+            if gone:
+                for handle in gone:
                     handle.removed = True
                     handle.calls = ()
-            hooks[:] = kept
-            self._rebuild(dir)
+                hooks[:] = [h for h in hooks if not h.removed]
+                self._rebuild()
 
     def has_hooks(
         self,
@@ -413,9 +528,9 @@ class HookPoint(nn.Module):
         including_permanent: bool = True,
         level: int | None = None,
     ) -> bool:
-        """Whether any hook matching the criteria is attached."""
+        """Whether any hook matching the criteria is attached (that the running code sees)."""
         for handles in self._lists_for(dir):
-            for handle in handles:
+            for handle in self._visible(handles):
                 if not including_permanent and handle.is_permanent:
                     continue
                 if level is not None and handle.context_level != level:
@@ -429,7 +544,11 @@ class HookPoint(nn.Module):
         including_permanent: bool = False,
         level: int | None = None,
     ) -> None:
-        """Remove hooks; ``level`` restricts removal to that context level, permanent or not."""
+        """Remove hooks; ``level`` restricts removal to that context level, permanent or not.
+
+        Acts on the hooks the running thread or task sees (global ones and its own), never
+        on hooks other threads' or tasks' scopes added.
+        """
         lists = self._lists_for(dir)
 
         def keep(handle: LensHandle) -> bool:
@@ -480,39 +599,49 @@ class HookPoint(nn.Module):
 
     # ------------------------------------------------------------------ torch integration
     def register_forward_hook(self, *args: Any, **kwargs: Any) -> Any:
-        self._mark_torch_slow()
-        return super().register_forward_hook(*args, **kwargs)
+        handle = super().register_forward_hook(*args, **kwargs)
+        self._refresh_mode()
+        return handle
 
     def register_forward_pre_hook(self, *args: Any, **kwargs: Any) -> Any:
-        self._mark_torch_slow()
-        return super().register_forward_pre_hook(*args, **kwargs)
+        handle = super().register_forward_pre_hook(*args, **kwargs)
+        self._refresh_mode()
+        return handle
 
     def register_full_backward_hook(self, *args: Any, **kwargs: Any) -> Any:
-        self._mark_torch_slow()
-        return super().register_full_backward_hook(*args, **kwargs)
+        handle = super().register_full_backward_hook(*args, **kwargs)
+        self._refresh_mode()
+        return handle
 
     def register_full_backward_pre_hook(self, *args: Any, **kwargs: Any) -> Any:
-        self._mark_torch_slow()
-        return super().register_full_backward_pre_hook(*args, **kwargs)
+        handle = super().register_full_backward_pre_hook(*args, **kwargs)
+        self._refresh_mode()
+        return handle
 
     def register_backward_hook(self, *args: Any, **kwargs: Any) -> Any:
-        self._mark_torch_slow()
-        return super().register_backward_hook(*args, **kwargs)
-
-    def _mark_torch_slow(self) -> None:
-        d = self.__dict__
-        d["_torch_slow"] = d["_slow"] = True
+        handle = super().register_backward_hook(*args, **kwargs)
+        self._refresh_mode()
+        return handle
 
     def __setattr__(self, name: str, value: Any) -> None:
-        if name in ("forward", "_compiled_call_impl"):
-            self._mark_torch_slow()
         super().__setattr__(name, value)
-        if name == "hook_conversion":  # also when set directly, TransformerLens-style
+        if name in ("forward", "_compiled_call_impl") and "_hooks_fwd" in self.__dict__:
+            self._refresh_mode()
+        elif name == "hook_conversion":  # also when set directly, TransformerLens-style
             self._derive_conversion_flags(value)
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         super().__setstate__(state)  # type: ignore[no-untyped-call]
-        self._derive_conversion_flags(self.__dict__.get("hook_conversion"))  # pickles from older versions
+        d = self.__dict__
+        # Pickles from older versions: derived state is rebuilt, not trusted.
+        d.setdefault("_runner_handles", ())
+        d.setdefault("_calls_scoped", {})
+        d.setdefault("_calls_global", _NO_CALLS)
+        for old in ("_slow", "_torch_slow", "_fwd_calls", "_bwd_calls"):
+            d.pop(old, None)
+        self._derive_conversion_flags(d.get("hook_conversion"))
+        with REGISTRATION_LOCK:
+            self._rebuild()
 
     def _derive_conversion_flags(self, conversion: Any) -> None:
         """Read once per assignment what dispatch needs to know about ``hook_conversion``."""

@@ -3,9 +3,11 @@
 Scopes are owned, not numbered. TransformerLens tagged hooks with an integer context level
 and removed *every* hook of that level when a ``hooks()`` block ended, so a later unrelated
 block silently removed hooks an earlier one had kept with ``reset_hooks_end=False``, and
-every exit walked all hook points. Here each block is a :class:`HookScope` that removes
-exactly the hooks it added (cost proportional to those hooks); integer ``level=`` arguments
-still work for code that uses them.
+every exit walked all hook points. Here each block is a :class:`~hookpoints.scopes.HookScope`
+that removes exactly the hooks it added (cost proportional to those hooks); integer
+``level=`` arguments still work for code that uses them. A block's hooks belong to the
+thread or asyncio task that opened it (:mod:`hookpoints.scopes`), and so does
+``context_level``.
 """
 
 from __future__ import annotations
@@ -24,26 +26,20 @@ from .handles import Direction, LensHandle, LensHandleGroup
 from .hook_point import HookPoint
 from .introspection import HookIntrospectionMixin
 from .names import NameSelector, NamesFilter, normalize_names_filter
-from .slicing import Slice, SliceInput
+from .scopes import (
+    HookContext,
+    HookScope,
+    context_level,
+    open_scopes,
+    own_context,
+    reset_context_level,
+    set_context_level,
+)
+from .slicing import Slice, SliceInput, position_dim
 
 DeviceType = Union[str, torch.device, None]
 HookTarget = Union[str, Iterable[str], Callable[[str], bool]]
 HookPair = tuple[HookTarget, Callable[..., Any]]
-
-
-class HookScope:
-    """The hooks added by one ``hooks()`` block (or adopted into it with ``level=``)."""
-
-    __slots__ = ("handles", "level")
-
-    def __init__(self, level: int) -> None:
-        self.level = level
-        self.handles: list[LensHandle] = []
-
-    def remove(self) -> None:
-        for handle in self.handles:
-            handle.remove()
-        self.handles.clear()
 
 
 class HookedRootModule(HookIntrospectionMixin, nn.Module):
@@ -60,8 +56,18 @@ class HookedRootModule(HookIntrospectionMixin, nn.Module):
     def __init__(self, *args: Any) -> None:
         super().__init__()
         self.is_caching = False
-        self.context_level = 0
-        self._scopes: list[HookScope] = []
+
+    @property
+    def context_level(self) -> int:
+        """How many ``hooks()`` blocks of this model are open around the running code.
+
+        Per thread and asyncio task: blocks another thread opened do not count.
+        """
+        return context_level(self)
+
+    @context_level.setter
+    def context_level(self, level: int) -> None:
+        set_context_level(self, level)
 
     def __getattr__(self, name: str) -> Any:
         if name in ("hook_dict", "mod_dict"):
@@ -145,21 +151,31 @@ class HookedRootModule(HookIntrospectionMixin, nn.Module):
         level: int | None,
         prepend: bool,
         owner: HookScope | None,
+        check: bool = False,
+        context: HookContext | None = None,
     ) -> list[LensHandle]:
-        """Validate everything first, then attach; on a veto, detach what was attached."""
+        """Validate everything first, then attach; on a veto, detach what was attached.
+
+        ``check`` runs :meth:`check_hooks_to_add` on each point first. As in TransformerLens,
+        only :meth:`add_hook` asks for it: ``hooks()``, ``run_with_hooks``, ``run_with_cache``
+        and ``add_caching_hooks`` attach without it (TransformerLens's own guards, such as
+        ``HookedTransformer`` refusing ``hook_result`` unless enabled, never fire there).
+        """
         if dir not in ("fwd", "bwd"):
             raise ValueError(f"dir must be 'fwd' or 'bwd'; got {dir!r}")
         if not callable(hook):
             raise TypeError(f"hook must be callable as fn(tensor, *, hook); got {type(hook).__name__}")
         added: list[LensHandle] = []
-        check: Callable[..., None] | None = self.check_hooks_to_add
-        if type(self).check_hooks_to_add is HookedRootModule.check_hooks_to_add:
-            check = None  # not overridden: skip a no-op call per point
+        check_fn: Callable[..., None] | None = self.check_hooks_to_add
+        if not check or type(self).check_hooks_to_add is HookedRootModule.check_hooks_to_add:
+            check_fn = None  # not asked for, or not overridden: skip a no-op call per point
         try:
             for name, point in points:
-                if check is not None:
-                    check(point, name, hook, dir=dir, is_permanent=is_permanent, prepend=prepend)
-                handle = LensHandle(point, hook, dir, is_permanent, level, None, owner)
+                if check_fn is not None:
+                    check_fn(point, name, hook, dir=dir, is_permanent=is_permanent, prepend=prepend)
+                handle = LensHandle(
+                    None, is_permanent, level, hook, point=point, dir=dir, owner=owner, context=context
+                )
                 point._attach(handle, prepend)
                 added.append(handle)
         except BaseException:
@@ -183,18 +199,95 @@ class HookedRootModule(HookIntrospectionMixin, nn.Module):
         predicate (returns a :class:`LensHandleGroup`). With ``level=k`` inside an active
         ``hooks()`` block of level k the hook belongs to that block and leaves with it.
         """
-        owner = (
-            next((s for s in reversed(self._scopes) if s.level == level), None) if level is not None else None
-        )
+        owner, context = self._owner_for(is_permanent, level)
         points = self._select(name)
         if not points:
             warnings.warn(f"add_hook: {name!r} matched no hook point; nothing was added", stacklevel=2)
-        added = self._add(points, hook, dir, is_permanent, level, prepend, owner)
+        if type(self).check_and_add_hook is not HookedRootModule.check_and_add_hook:
+            added = self._add_through_override(points, hook, dir, is_permanent, level, prepend)
+        else:
+            added = self._add(
+                points, hook, dir, is_permanent, level, prepend, owner, check=True, context=context
+            )
         if owner is not None:
             owner.handles.extend(added)
         if isinstance(name, str):
             return added[0]
         return LensHandleGroup(added)
+
+    def _owner_for(
+        self, is_permanent: bool, level: int | None
+    ) -> tuple[HookScope | None, HookContext | None]:
+        """The block a hook added now leaves with, and the thread or task that sees it.
+
+        Permanent hooks, and hooks added outside any block, are global (seen everywhere, as in
+        TransformerLens). Inside a block, ``level=k`` hands the hook to this model's open
+        block of that level; other hooks belong to the running thread or task until removed.
+        """
+        if is_permanent:
+            return None, None
+        scopes = open_scopes()
+        if not scopes:
+            return None, None
+        if level is not None:
+            owner = next((s for s in scopes if s.root is self and s.level == level), None)
+            if owner is not None:
+                return owner, owner.context
+        return None, own_context()
+
+    def _add_through_override(
+        self,
+        points: Sequence[tuple[str, HookPoint]],
+        hook: Callable[..., Any],
+        dir: Direction,
+        is_permanent: bool,
+        level: int | None,
+        prepend: bool,
+    ) -> list[LensHandle]:
+        """``add_hook`` for subclasses that override ``check_and_add_hook`` (TransformerLens's path)."""
+        added: list[LensHandle] = []
+        try:
+            for name, point in points:
+                handle = self.check_and_add_hook(
+                    point, name, hook, dir=dir, is_permanent=is_permanent, level=level, prepend=prepend
+                )
+                if isinstance(handle, LensHandle):
+                    added.append(handle)
+        except BaseException:
+            for handle in added:
+                handle.remove()
+            raise
+        return added
+
+    # TransformerLens's private helpers, which its code and tests call: each attaches through
+    # ``HookPoint.add_hook`` at the current context level, without ``check_hooks_to_add``.
+    def _enable_hook_with_name(self, name: str, hook: Callable[..., Any], dir: Direction) -> Any:
+        point: Any = self.mod_dict[name]
+        if not hasattr(point, "add_hook"):
+            raise TypeError(f"Expected a module with add_hook, got {type(point)}")
+        return point.add_hook(hook, dir=dir, level=self.context_level)
+
+    def _enable_hooks_for_points(
+        self,
+        hook_points: Iterable[tuple[str, HookPoint]],
+        enabled: Callable[[str], bool],
+        hook: Callable[..., Any],
+        dir: Direction,
+    ) -> list[Any]:
+        return [
+            point.add_hook(hook, dir=dir, level=self.context_level)
+            for name, point in hook_points
+            if enabled(name)
+        ]
+
+    def _enable_hook(
+        self, name: str | Callable[[str], bool], hook: Callable[..., Any], dir: Direction
+    ) -> Any:
+        if isinstance(name, str):
+            return self._enable_hook_with_name(name=name, hook=hook, dir=dir)
+        return self._enable_hooks_for_points(
+            hook_points=self.hook_dict.items(), enabled=name, hook=hook, dir=dir
+        )
 
     def add_perma_hook(
         self, name: HookTarget, hook: Callable[..., Any], dir: Direction = "fwd"
@@ -260,18 +353,19 @@ class HookedRootModule(HookIntrospectionMixin, nn.Module):
         reset_hooks_end: bool,
         clear_contexts: bool,
     ) -> Iterator[HookScope]:
-        """Attach already-resolved hooks as one owned scope (all or nothing)."""
+        """Attach already-resolved hooks as one owned scope of the running thread or task (all or nothing)."""
+        context = own_context()
         level = self.context_level + 1
-        scope = HookScope(level)
-        self.context_level = level
-        self._scopes.append(scope)
+        scope = HookScope(self, level, context)
+        level_token = set_context_level(self, level)
+        context.scopes.append(scope)
         try:
             for points, fn, dir in resolved:
-                scope.handles.extend(self._add(points, fn, dir, False, level, False, scope))
+                scope.handles.extend(self._add(points, fn, dir, False, level, False, scope, context=context))
         except BaseException:
             scope.remove()
-            self._scopes.remove(scope)
-            self.context_level = level - 1
+            context.scopes.remove(scope)
+            reset_context_level(level_token)
             raise
         try:
             yield scope
@@ -281,8 +375,11 @@ class HookedRootModule(HookIntrospectionMixin, nn.Module):
                 if clear_contexts:
                     self.clear_contexts()
                 self.is_caching = False
-            self._scopes.remove(scope)
-            self.context_level = level - 1
+            else:  # kept hooks stay with this thread or task, no longer with the block
+                for handle in scope.handles:
+                    handle.owner = None
+            context.scopes.remove(scope)
+            reset_context_level(level_token)
 
     def run_with_hooks(
         self,
@@ -365,7 +462,7 @@ class HookedRootModule(HookIntrospectionMixin, nn.Module):
             target = _sink(sink, {})
             cache_dict: Any = _SinkWriter(target)
         else:
-            cache_dict = {}
+            cache_dict = ActivationCache(None, self, has_batch_dim=not remove_batch_dim)
         points = self._select(names_filter)
         slicer = Slice.unwrap(pos_slice)
         resolved: list[tuple[list[tuple[str, HookPoint]], Callable[..., Any], Direction]] = [
@@ -391,7 +488,7 @@ class HookedRootModule(HookIntrospectionMixin, nn.Module):
             if isinstance(result, ActivationCache):
                 result.has_batch_dim = not remove_batch_dim
             return out, result
-        return out, ActivationCache(cache_dict, self, has_batch_dim=not remove_batch_dim)
+        return out, cache_dict
 
     def cache_all(
         self,
@@ -469,7 +566,7 @@ def _make_save_hook(
         if remove_batch_dim:
             value = value[0]
         if not pos_slice.is_identity:
-            pos_dim = getattr(hook, "pos_dim", -2)
+            pos_dim = position_dim(hook.name, getattr(hook, "pos_dim", None))
             if value.dim() >= -pos_dim:
                 value = pos_slice.apply(value, dim=pos_dim)
         cache[hook.name + suffix] = value
