@@ -1,0 +1,1 @@
+"""Interoperation with other hook libraries (TransformerLens)."""
