@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import shutil
+import tarfile
 import tomllib
 from pathlib import Path
 
@@ -200,6 +201,54 @@ def demo(session: nox.Session) -> None:
     session.install(*CONSTRAINTS, "torch==2.13.0", "numpy")
     session.install(*CONSTRAINTS, f"./{CORE}", f"./{RICH}")  # the report at the end is rich's
     session.run("python", "-m", "hookpoints", "demo", *session.posargs)
+
+
+TL_VERSION = "3.9.0"
+# Starts hookpoints' TransformerLens shim in every interpreter of the session that sets the
+# variable (subprocesses the tests start included); a no-op otherwise.
+_SHIM_PTH = (
+    'import os; os.environ.get("HOOKPOINTS_TL_SHIM") == "1" and '
+    '__import__("hookpoints.interop.transformer_lens").interop.transformer_lens.install()\n'
+)
+
+
+@nox.session(name="tl-suite")
+def tl_suite(session: nox.Session) -> None:
+    """TransformerLens's own tests on TransformerLens and on hookpoints; SAELens parity.
+
+    Downloads TransformerLens's sdist (its tests are in it), runs the selection documented in
+    ``tests/tl_suite/run_tl_suite.py`` twice and fails when hookpoints fails a test that
+    TransformerLens passes; then ``tests/interop`` (SAELens and TransformerLens on
+    hookpoints, bit for bit). ``nox -s tl-suite -- -k pattern`` narrows the TL selection.
+    """
+    session.install(
+        *CONSTRAINTS,
+        "torch==2.13.0",
+        f"transformer-lens=={TL_VERSION}",
+        "sae-lens",
+        "pytest>=8",
+        "pytest-timeout",
+        "numpy",
+    )
+    session.install(*CONSTRAINTS, f"./{CORE}")
+    tmp = Path(session.create_tmp())
+    sdist_dir = tmp / "sdist"
+    session.run(
+        "python", "-m", "pip", "download", "--no-deps", "--no-binary", ":all:",
+        f"transformer-lens=={TL_VERSION}", "-d", str(sdist_dir), silent=True,
+    )  # fmt: skip
+    source = tmp / f"transformer_lens-{TL_VERSION}"
+    if not source.is_dir():
+        (archive,) = sdist_dir.glob(f"transformer_lens-{TL_VERSION}.tar.gz")
+        with tarfile.open(archive) as tar:
+            tar.extractall(tmp, filter="data")
+    site = session.run(
+        "python", "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])", silent=True
+    )
+    Path(str(site).strip(), "hookpoints_tl_shim.pth").write_text(_SHIM_PTH)
+    results = tmp / "results"
+    session.run("python", "tests/tl_suite/run_tl_suite.py", str(source), str(results), *session.posargs)
+    session.run("pytest", "tests/interop", "-p", "no:cacheprovider")
 
 
 @nox.session

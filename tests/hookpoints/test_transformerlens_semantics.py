@@ -260,3 +260,21 @@ def test_interop_install_refuses_after_transformerlens_loaded(tmp_path: Path) ->
         "else:\n    raise SystemExit('no error')\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=tmp_path)
+
+
+def test_public_annotations_resolve_at_runtime() -> None:
+    """Runtime type checkers (beartype, as TransformerLens's suite applies to its hook classes) can read them."""
+    import inspect
+    import typing
+
+    from hookpoints.introspection import HookIntrospectionMixin
+
+    unresolved = []
+    for cls in (HookPoint, HookIntrospectionMixin, HookedRootModule, ActivationCache, Slice):
+        for name, fn in inspect.getmembers(cls, inspect.isfunction):
+            if fn.__module__.startswith("hookpoints"):
+                try:
+                    typing.get_type_hints(fn)
+                except NameError as exc:
+                    unresolved.append(f"{cls.__name__}.{name}: {exc}")
+    assert unresolved == []

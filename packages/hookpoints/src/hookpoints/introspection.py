@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Literal
 
+from .handles import LensHandle
 from .names import NamesFilter, normalize_names_filter
 
 if TYPE_CHECKING:
-    from .handles import LensHandle
     from .hook_point import HookPoint
 
 
