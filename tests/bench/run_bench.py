@@ -588,7 +588,7 @@ def bench_import_and_plugins(repeats: int = 5) -> None:
     probe = (
         "import time; t0 = time.perf_counter(); import torch; t1 = time.perf_counter()\n"
         "import hookpoints; t2 = time.perf_counter()\n"
-        "hookpoints.conversions.available(); hookpoints.reporters.available(); t3 = time.perf_counter()\n"
+        "hookpoints.conversions.available(); hookpoints.reports.available(); t3 = time.perf_counter()\n"
         "print(t1 - t0, t2 - t1, t3 - t2)\n"
     )
     with tempfile.TemporaryDirectory() as tmp:

@@ -58,7 +58,7 @@ def pip_install(wheels: list[Path], target: Path) -> None:
 
 GOOD = """
 from hookpoints import hookimpl
-from hookpoints.descriptors import ConversionStep, Reporter
+from hookpoints.plugins import ConversionStep, Reporter
 
 
 class Scale:
@@ -91,7 +91,7 @@ BROKEN_IMPORT = "import hookpoints_missing_dependency  # noqa\n"
 
 DUPLICATE = """
 from hookpoints import hookimpl
-from hookpoints.descriptors import ConversionStep
+from hookpoints.plugins import ConversionStep
 
 
 @hookimpl

@@ -10,9 +10,9 @@ from torch import Tensor, nn
 
 import hookpoints
 from hookpoints import HookPoint, attach
-from hookpoints.aliasing import AliasPoint
-from hookpoints.conversion import BaseTensorConversion
-from hookpoints.descriptors import AliasRule, AliasScheme, ConversionStep
+from hookpoints.aliases.points import AliasPoint
+from hookpoints.conversions.base import BaseTensorConversion
+from hookpoints.extension_points import AliasRule, AliasScheme, ConversionStep
 
 
 class Block(nn.Module):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import weakref
+from pathlib import Path
 
 import pytest
 import torch
@@ -174,3 +175,40 @@ def test_cached_tensors_are_freed_without_the_cycle_collector() -> None:
         assert ref() is None
     finally:
         gc.enable()
+
+
+def test_save_and_load_go_through_the_named_cache_format(tmp_path: Path) -> None:
+    """ActivationCache.save/load use the ``hookpoints_cache_formats`` extension point, chosen by name or suffix."""
+    import types
+
+    import hookpoints
+    from hookpoints.plugins import CacheFormat, hookimpl
+
+    written: dict[str, object] = {}
+
+    def save(cache: ActivationCache, path: Path) -> Path:
+        written[str(path)] = {k: v.clone() for k, v in cache.items()}
+        return Path(path)
+
+    def load(path: Path) -> ActivationCache:
+        return ActivationCache(written[str(path)])  # type: ignore[arg-type]
+
+    @hookimpl
+    def hookpoints_cache_formats():  # type: ignore[no-untyped-def]
+        yield CacheFormat("memo", "kept in a dict", save, load, suffixes=(".memo",))
+
+    name = hookpoints.plugins.register(
+        types.SimpleNamespace(hookpoints_cache_formats=hookpoints_cache_formats)
+    )
+    try:
+        cache = ActivationCache({"a": torch.ones(2)})
+        assert cache.save(tmp_path / "x.memo") == tmp_path / "x.memo"  # chosen by suffix
+        assert torch.equal(ActivationCache.load(tmp_path / "x.memo")["a"], torch.ones(2))
+        cache.save(tmp_path / "y.bin", format="memo")  # chosen by name
+        assert torch.equal(ActivationCache.load(tmp_path / "y.bin", format="memo")["a"], torch.ones(2))
+        with pytest.raises(
+            hookpoints.errors.UnknownNameError, match="no cache format named 'mmeo'.*did you mean 'memo'"
+        ):
+            cache.save(tmp_path / "z", format="mmeo")
+    finally:
+        hookpoints.plugins.unregister(name)

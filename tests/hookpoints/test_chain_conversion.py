@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from hookpoints import HookPoint, NonInvertibleConversionError
-from hookpoints.conversion import ChainConversion
+from hookpoints.conversions.base import ChainConversion
 
 
 class Recorder:

@@ -6,8 +6,8 @@ import pytest
 import torch
 
 import hookpoints
-from hookpoints.descriptors import AliasRule, AliasScheme, ConversionStep, Reporter
 from hookpoints.examples import TinyGPT
+from hookpoints.extension_points import AliasRule, AliasScheme, ConversionStep, Reporter
 from hookpoints.testing import check_alias_scheme, check_conversion_step, check_reporter
 
 from .conftest import SMALL
@@ -20,7 +20,7 @@ def core_contributions(registry: object) -> list[str]:
 
 def test_core_contributes_identity_text_and_json() -> None:
     assert core_contributions(hookpoints.conversions) == ["identity"]
-    assert core_contributions(hookpoints.reporters) == ["json", "text"]
+    assert core_contributions(hookpoints.reports) == ["json", "text"]
 
 
 @pytest.mark.parametrize("name", core_contributions(hookpoints.conversions))
@@ -28,7 +28,7 @@ def test_builtin_conversion_steps_conform(name: str) -> None:
     check_conversion_step(name)
 
 
-@pytest.mark.parametrize("name", core_contributions(hookpoints.reporters))
+@pytest.mark.parametrize("name", core_contributions(hookpoints.reports))
 def test_builtin_reporters_conform(name: str) -> None:
     check_reporter(name, width=80)
 

@@ -15,8 +15,8 @@ from hookpoints import (
     LensHandle,
     NonInvertibleConversionError,
 )
-from hookpoints.conversion import ChainConversion, IdentityConversion, identity_revert_of
-from hookpoints.hook_point import DispatchMode
+from hookpoints.conversions.base import ChainConversion, IdentityConversion, identity_revert_of
+from hookpoints.core.hook_point import DispatchMode
 
 
 def test_unhooked_point_is_identity_and_returns_same_object() -> None:

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 import hookpoints
-from hookpoints import hookspecs
-from hookpoints.registry import REGISTRIES
+from hookpoints.plugins import hookspecs
+from hookpoints.registries import REGISTRIES
 
 ROOT = Path(__file__).resolve().parents[2]
 

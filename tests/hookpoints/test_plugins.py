@@ -14,9 +14,9 @@ import torch
 
 import hookpoints
 from hookpoints import HookPoint, hookimpl
-from hookpoints.descriptors import AliasRule, AliasScheme, CacheSink, ConversionStep, Reporter
+from hookpoints.errors import DuplicateNameError, UnknownNameError
+from hookpoints.extension_points import AliasRule, AliasScheme, CacheSink, ConversionStep, Reporter
 from hookpoints.plugins import HOST, PluginError, PluginWarning
-from hookpoints.registry import DuplicateNameError, UnknownNameError
 
 from .plugin_dists import BROKEN_IMPORT, DUPLICATE, GOOD, RAISING_HOOK, build_wheel, pip_install
 
@@ -144,13 +144,13 @@ class InProcess:
 
     @hookimpl
     def hookpoints_reporters(self) -> Iterator[Reporter]:
-        from hookpoints.reporting import TextReporter
+        from hookpoints.reports.render import TextReporter
 
         yield Reporter("loud", "text, preferred", TextReporter, priority=20)
 
     @hookimpl
     def hookpoints_cache_sinks(self) -> Iterator[CacheSink]:
-        from hookpoints.sinks import MemorySink
+        from hookpoints.capturing.sinks import MemorySink
 
         yield CacheSink("keep", "memory again", MemorySink)
 
@@ -165,8 +165,8 @@ def in_process() -> Iterator[str]:
 def test_register_contributes_to_every_registry(in_process: str) -> None:
     assert "same" in hookpoints.conversions.available()
     assert hookpoints.aliases.get("short").rules_for()[0].target == "hook_in"
-    assert hookpoints.reporters.default().name == "loud"  # priority is explicit data
-    assert hookpoints.sinks.source("keep").plugin == in_process
+    assert hookpoints.reports.default().name == "loud"  # priority is explicit data
+    assert hookpoints.capturing.sinks.source("keep").plugin == in_process
     assert hookpoints.conversions.source("same").plugin == in_process
     assert hookpoints.conversions.source("identity").distribution == "hookpoints"
 
@@ -175,8 +175,8 @@ def test_unregister_removes_contributions(in_process: str) -> None:
     hookpoints.plugins.unregister(in_process)
     try:
         assert "same" not in hookpoints.conversions.available()
-        assert "loud" not in hookpoints.reporters.available()
-        assert hookpoints.reporters.default().name != "loud"
+        assert "loud" not in hookpoints.reports.available()
+        assert hookpoints.reports.default().name != "loud"
     finally:
         hookpoints.plugins.register(InProcess(), name=in_process)
 
@@ -240,7 +240,7 @@ def test_report_uses_named_or_default_reporter() -> None:
     from .conftest import Toy
 
     toy = Toy()
-    default = hookpoints.reporters.default().name
+    default = hookpoints.reports.default().name
     assert hookpoints.report(toy) == hookpoints.report(toy, reporter=default)
     assert hookpoints.report(toy, reporter="text").splitlines()[0].startswith("hook point")
     data = json.loads(hookpoints.report(toy, reporter="json"))

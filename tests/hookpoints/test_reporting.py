@@ -15,8 +15,8 @@ import torch
 
 import hookpoints
 from hookpoints import build_report, compare_caches, record
-from hookpoints.names import hook_display_name
-from hookpoints.report_data import ActivationStats
+from hookpoints.core.names import hook_display_name
+from hookpoints.reports.data import ActivationStats
 
 from .report_fixtures import INPUT, Arith, plant_nan, tag
 from .snapshot import assert_snapshot
@@ -24,7 +24,7 @@ from .snapshot import assert_snapshot
 WIDTHS = (60, 120)
 
 
-def scenario() -> dict[str, hookpoints.report_data.HookReport]:
+def scenario() -> dict[str, hookpoints.reports.data.HookReport]:
     model = Arith()
     model.add_perma_hook("block.hook_mid", tag)
     with torch.no_grad():
@@ -46,7 +46,7 @@ def scenario() -> dict[str, hookpoints.report_data.HookReport]:
 @pytest.mark.parametrize("width", WIDTHS)
 @pytest.mark.parametrize("case", ["inventory", "cache", "run", "comparison"])
 def test_text_reporter_snapshots(case: str, width: int) -> None:
-    text = hookpoints.reporters.create("text").render(scenario()[case], width=width)
+    text = hookpoints.reports.create("text").render(scenario()[case], width=width)
     assert all(len(line) <= width for line in text.splitlines())
     assert_snapshot(f"text-{case}-{width}.txt", text)
 
@@ -54,7 +54,7 @@ def test_text_reporter_snapshots(case: str, width: int) -> None:
 def test_width_comes_from_argument_not_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
     report = scenario()["run"]
     monkeypatch.setenv("COLUMNS", "33")
-    assert hookpoints.reporters.create("text").render(report, width=120) == hookpoints.reporters.create(
+    assert hookpoints.reports.create("text").render(report, width=120) == hookpoints.reports.create(
         "text"
     ).render(report, width=120)
     model = Arith()
@@ -64,11 +64,11 @@ def test_width_comes_from_argument_not_terminal(monkeypatch: pytest.MonkeyPatch)
 def test_never_fired_point_is_called_out() -> None:
     report = scenario()["run"]
     assert report.never_fired == ["block.hook_unused"]
-    text = hookpoints.reporters.create("text").render(report, width=120)
+    text = hookpoints.reports.create("text").render(report, width=120)
     assert "never fired (1): block.hook_unused" in text
     row = next(line for line in text.splitlines() if line.startswith("block.hook_unused"))
     assert "never fired" in row
-    data = json.loads(hookpoints.reporters.create("json").render(report))
+    data = json.loads(hookpoints.reports.create("json").render(report))
     assert data["summary"]["never_fired"] == ["block.hook_unused"]
     assert next(p for p in data["hook_points"] if p["name"] == "block.hook_unused")["fired"] == 0
 
@@ -94,10 +94,10 @@ def test_stats_of_plain_tensor() -> None:
 
 
 def test_json_reporter_validates_against_schema() -> None:
-    schema = json.loads(resources.files("hookpoints").joinpath("report.schema.json").read_text())
+    schema = json.loads(resources.files("hookpoints.reports").joinpath("report.schema.json").read_text())
     jsonschema.Draft202012Validator.check_schema(schema)
     for case, report in scenario().items():
-        data = json.loads(hookpoints.reporters.create("json").render(report))
+        data = json.loads(hookpoints.reports.create("json").render(report))
         jsonschema.validate(data, schema)
         assert data["schema"] == "hookpoints.report/1", case
 

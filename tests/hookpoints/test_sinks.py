@@ -6,10 +6,9 @@ import pytest
 import torch
 
 import hookpoints
-from hookpoints import capture
-from hookpoints.capturing import iter_batches
+from hookpoints import capture, iter_batches
+from hookpoints.capturing.sinks import ReduceSink, RunningStats
 from hookpoints.examples import TinyGPT
-from hookpoints.sinks import ReduceSink, RunningStats
 from hookpoints.testing import check_cache_sink
 
 from .conftest import SMALL
@@ -100,7 +99,7 @@ def test_run_with_cache_accepts_a_sink(gpt: TinyGPT, data: torch.Tensor) -> None
 def test_capture_skips_completed_batches_and_unpacks_inputs(gpt: TinyGPT, data: torch.Tensor) -> None:
     calls: list[int] = []
 
-    class Resumed(hookpoints.sinks.MemorySink):
+    class Resumed(hookpoints.capturing.sinks.MemorySink):
         completed_batches = frozenset({0, 2})
 
     def forward(model: TinyGPT, batch: tuple[torch.Tensor, str]) -> None:
@@ -130,7 +129,7 @@ def test_capture_runs_without_grad_by_default(gpt: TinyGPT, data: torch.Tensor) 
 
 def test_unknown_sink_and_bad_parameters(gpt: TinyGPT, data: torch.Tensor) -> None:
     with pytest.raises(
-        hookpoints.registry.UnknownNameError, match="no cache sink named 'redcue'.*did you mean 'reduce'"
+        hookpoints.errors.UnknownNameError, match="no cache sink named 'redcue'.*did you mean 'reduce'"
     ):
         capture(gpt, [data], NAMES, "redcue")
     with pytest.raises(

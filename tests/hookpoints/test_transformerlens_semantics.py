@@ -267,7 +267,7 @@ def test_public_annotations_resolve_at_runtime() -> None:
     import inspect
     import typing
 
-    from hookpoints.introspection import HookIntrospectionMixin
+    from hookpoints.core.introspection import HookIntrospectionMixin
 
     unresolved = []
     for cls in (HookPoint, HookIntrospectionMixin, HookedRootModule, ActivationCache, Slice):

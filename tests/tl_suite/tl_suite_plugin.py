@@ -44,8 +44,8 @@ def pytest_configure(config: pytest.Config) -> None:
         return
     typecheck = _typechecker(checker)
     import hookpoints
+    from hookpoints.core.introspection import HookIntrospectionMixin
     from hookpoints.interop.tl_hooked_root_module import HookedRootModule as ShimRoot
-    from hookpoints.introspection import HookIntrospectionMixin
 
     for cls in (hookpoints.HookPoint, HookIntrospectionMixin, hookpoints.HookedRootModule, ShimRoot):
         typecheck(cls)

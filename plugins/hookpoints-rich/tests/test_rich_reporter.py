@@ -38,7 +38,7 @@ def plant_nan(t: torch.Tensor, *, hook: HookPoint) -> torch.Tensor:
     return t
 
 
-def reports() -> dict[str, hookpoints.report_data.HookReport]:
+def reports() -> dict[str, hookpoints.reports.data.HookReport]:
     model = Arith()
     x = torch.tensor([[1.0, 2.0], [3.0, 4.0]])
     with torch.no_grad():
@@ -58,8 +58,8 @@ def reports() -> dict[str, hookpoints.report_data.HookReport]:
 
 
 def test_rich_is_the_default_reporter_when_installed() -> None:
-    assert hookpoints.reporters.default().name == "rich"
-    assert hookpoints.reporters.source("rich").distribution == "hookpoints-rich"
+    assert hookpoints.reports.default().name == "rich"
+    assert hookpoints.reports.source("rich").distribution == "hookpoints-rich"
 
 
 @pytest.mark.parametrize("width", [50, 80, 120])

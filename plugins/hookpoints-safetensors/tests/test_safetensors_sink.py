@@ -20,8 +20,7 @@ from hookpoints_safetensors import (
 )
 
 import hookpoints
-from hookpoints import ActivationCache, capture
-from hookpoints.capturing import iter_batches
+from hookpoints import ActivationCache, capture, iter_batches
 from hookpoints.examples import TinyGPT, TinyGPTConfig
 from hookpoints.testing import check_cache_sink
 
@@ -40,7 +39,7 @@ def data() -> torch.Tensor:
 
 
 def test_registered_through_entry_point() -> None:
-    assert hookpoints.sinks.source("safetensors").distribution == "hookpoints-safetensors"
+    assert hookpoints.capturing.sinks.source("safetensors").distribution == "hookpoints-safetensors"
 
 
 def test_conforms(tmp_path: Path) -> None:

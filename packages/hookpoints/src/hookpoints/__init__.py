@@ -1,30 +1,39 @@
 """hookpoints: read, cache, patch and report activations and gradients in PyTorch models.
 
 A drop-in superset of TransformerLens's ``hook_points`` and ``HookedRootModule``:
-``from hookpoints import HookPoint, HookedRootModule`` is all a port needs.
+``from hookpoints import HookPoint, HookedRootModule`` is all a port needs. The layout is in
+ARCHITECTURE.md; in short, ``core`` is the hook system, ``conversions`` and ``aliases`` the
+views on it, ``attached``, ``capturing`` and ``reports`` what is built on them, ``plugins`` the
+plugin host and the API for plugin authors.
 
-``import hookpoints`` stays light: the example models, reports and demo load on first use.
+``import hookpoints`` stays light: the example models, reports, capture, the plugin host and
+every plugin load on first use.
 """
 
 from __future__ import annotations
 
 import importlib
+import importlib.abc
+import importlib.machinery
+import importlib.util
+import sys
 import warnings
+from types import ModuleType
 from typing import Any
 
-from .cache import ActivationCache
-from .conversion import BaseTensorConversion, IdentityConversion, TensorConversion
+from . import registries as _registries
+from ._version import __version__
+from .conversions.base import BaseTensorConversion, IdentityConversion, TensorConversion
+from .core.cache import ActivationCache
+from .core.handles import LensHandle, LensHandleGroup
+from .core.hook_point import AliasedHookPoint, HookPoint
+from .core.introspection import HookIntrospectionMixin
+from .core.names import NameSelector, NamesFilter, normalize_names_filter
+from .core.protocols import HookFunction
+from .core.root import HookedRootModule
+from .core.scopes import HookScope
+from .core.slicing import Slice
 from .errors import HookNameError, HookShapeError, NonInvertibleConversionError
-from .handles import LensHandle, LensHandleGroup
-from .hook_point import AliasedHookPoint, HookPoint
-from .introspection import HookIntrospectionMixin
-from .names import NameSelector, NamesFilter, normalize_names_filter
-from .protocols import HookFunction
-from .root import HookedRootModule
-from .scopes import HookScope
-from .slicing import Slice
-
-__version__ = "0.1.0"
 
 __all__ = [
     "ActivationCache",
@@ -45,49 +54,136 @@ __all__ = [
     "NonInvertibleConversionError",
     "Slice",
     "TensorConversion",
+    "__version__",
     "attach",
     "build_report",
     "capture",
     "compare_caches",
     "format_hook_report",
     "hookimpl",
+    "iter_batches",
     "normalize_names_filter",
     "record",
     "report",
 ]
 
-# Heavier or optional parts, imported on first attribute access (pluggy and entry-point
-# scanning included: plugins load on the first registry use, never on import).
-_SUBMODULES = frozenset(
-    {
-        "aliases",
-        "conversions",
-        "descriptors",
-        "hookspecs",
-        "plugins",
-        "registry",
-        "reporters",
-        "sinks",
-        "testing",
-    }
-)
+
+class _PluginHostOnDemand:
+    """The plugin host as the registries see it: imported on the first registry use."""
+
+    def _host(self) -> Any:
+        return importlib.import_module("hookpoints.plugins.host").HOST
+
+    @property
+    def generation(self) -> int:
+        return int(self._host().generation)
+
+    @property
+    def load_errors(self) -> list[Any]:
+        return list(self._host().load_errors)
+
+    def contributions(self, hook_name: str, descriptor_type: type[Any]) -> list[Any]:
+        return list(self._host().contributions(hook_name, descriptor_type))
+
+
+_registries.set_contribution_source(_PluginHostOnDemand())
+
+# Functions of the layers above core, imported on first attribute access.
 _LAZY = {
-    "format_hook_report": ("hookpoints.reporting", "format_hook_report"),
-    "report": ("hookpoints.reporting", "report"),
-    "record": ("hookpoints.recording", "record"),
-    "capture": ("hookpoints.capturing", "capture"),
-    "attach": ("hookpoints.attaching", "attach"),
-    "build_report": ("hookpoints.report_data", "build_report"),
-    "compare_caches": ("hookpoints.report_data", "compare_caches"),
-    "hookimpl": ("hookpoints.hookspecs", "hookimpl"),
+    "attach": ("hookpoints.attached", "attach"),
+    "capture": ("hookpoints.capturing.loop", "capture"),
+    "iter_batches": ("hookpoints.capturing.loop", "iter_batches"),
+    "record": ("hookpoints.reports.recording", "record"),
+    "report": ("hookpoints.reports.render", "report"),
+    "format_hook_report": ("hookpoints.reports.render", "format_hook_report"),
+    "build_report": ("hookpoints.reports.data", "build_report"),
+    "compare_caches": ("hookpoints.reports.data", "compare_caches"),
+    "hookimpl": ("hookpoints.plugins.hookspecs", "hookimpl"),
     "TinyGPT": ("hookpoints.examples", "TinyGPT"),
     "TinyGPTConfig": ("hookpoints.examples", "TinyGPTConfig"),
 }
 
 # Names that moved: old name -> (module, new name). Kept one release with a warning.
 _MOVED = {
-    "HookFunctionProtocol": ("hookpoints.protocols", "HookFunction"),
+    "HookFunctionProtocol": ("hookpoints.core.protocols", "HookFunction"),
 }
+
+#: Modules of the flat 0.1 layout -> where they live now (importable, with a warning, until 0.3).
+MOVED_MODULES = {
+    "hookpoints.aliasing": "hookpoints.aliases.points",
+    "hookpoints.attaching": "hookpoints.attached",
+    "hookpoints.builtin_plugin": "hookpoints.plugins.builtins",
+    "hookpoints.cache": "hookpoints.core.cache",
+    "hookpoints.conversion": "hookpoints.conversions.base",
+    "hookpoints.descriptors": "hookpoints.extension_points",
+    "hookpoints.handles": "hookpoints.core.handles",
+    "hookpoints.hook_point": "hookpoints.core.hook_point",
+    "hookpoints.hookspecs": "hookpoints.plugins.hookspecs",
+    "hookpoints.introspection": "hookpoints.core.introspection",
+    "hookpoints.names": "hookpoints.core.names",
+    "hookpoints.protocols": "hookpoints.core.protocols",
+    "hookpoints.recording": "hookpoints.reports.recording",
+    "hookpoints.registry": "hookpoints.registries",
+    "hookpoints.report_data": "hookpoints.reports.data",
+    "hookpoints.reporters": "hookpoints.reports",
+    "hookpoints.reporting": "hookpoints.reports.render",
+    "hookpoints.root": "hookpoints.core.root",
+    "hookpoints.sinks": "hookpoints.capturing.sinks",
+    "hookpoints.slicing": "hookpoints.core.slicing",
+}
+
+
+def _warn_moved(old: str, new: str) -> None:
+    warnings.warn(
+        f"{old} moved to {new}; the old path keeps working until hookpoints 0.3",
+        DeprecationWarning,
+        stacklevel=3,
+    )
+
+
+class _MovedModuleFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+    """``import hookpoints.report_data`` (0.1 layout) gives the module that replaced it."""
+
+    def find_spec(
+        self, fullname: str, path: Any = None, target: ModuleType | None = None
+    ) -> importlib.machinery.ModuleSpec | None:
+        if fullname in MOVED_MODULES:
+            return importlib.util.spec_from_loader(fullname, self)
+        return None
+
+    def create_module(self, spec: importlib.machinery.ModuleSpec) -> ModuleType:
+        new = MOVED_MODULES[spec.name]
+        _warn_moved(spec.name, new)
+        return importlib.import_module(new)
+
+    def exec_module(self, module: ModuleType) -> None:
+        return None
+
+
+if not any(isinstance(finder, _MovedModuleFinder) for finder in sys.meta_path):
+    sys.meta_path.append(_MovedModuleFinder())
+
+
+#: Subpackages and modules reachable as attributes (``hookpoints.reports.create(...)``).
+_SUBMODULES = frozenset(
+    {
+        "aliases",
+        "attached",
+        "capturing",
+        "cli",
+        "conversions",
+        "core",
+        "demo",
+        "errors",
+        "examples",
+        "extension_points",
+        "interop",
+        "plugins",
+        "registries",
+        "reports",
+        "testing",
+    }
+)
 
 
 def __getattr__(name: str) -> Any:
@@ -98,6 +194,8 @@ def __getattr__(name: str) -> Any:
         value = getattr(importlib.import_module(module), attr)
         globals()[name] = value
         return value
+    if f"hookpoints.{name}" in MOVED_MODULES:
+        return importlib.import_module(f"hookpoints.{name}")
     if name in _MOVED:
         module, attr = _MOVED[name]
         warnings.warn(

@@ -9,8 +9,8 @@ from __future__ import annotations
 import torch
 
 from .examples import TinyGPT, TinyGPTConfig
-from .recording import record
-from .reporting import report
+from .reports.recording import record
+from .reports.render import report
 
 
 def run_demo(

@@ -1,8 +1,9 @@
-"""Exceptions raised by hookpoints.
+"""Every exception (and warning) hookpoints raises, in one place.
 
 Every error names the thing at fault and what was expected, so that a mistake made far from
 where it surfaces (a typo in a hook name, a hook that returns the wrong shape) can be fixed
-from the message alone.
+from the message alone. Each subclasses the builtin a caller would catch for that mistake
+(``KeyError`` for an unknown name, ``TypeError``/``ValueError`` for a bad argument).
 """
 
 from __future__ import annotations
@@ -50,3 +51,30 @@ class HookShapeError(RuntimeError):
 
 class NonInvertibleConversionError(RuntimeError):
     """A hook returned a value through a conversion that cannot be reverted."""
+
+
+class SliceInputError(TypeError, ValueError):
+    """A ``pos_slice`` that is not a position selection (TransformerLens raised ValueError)."""
+
+
+class PluginError(RuntimeError):
+    """A plugin failed to load or contributed something invalid (strict mode)."""
+
+
+class PluginWarning(UserWarning):
+    """A plugin failed and was skipped (non-strict mode)."""
+
+
+class DuplicateNameError(PluginError):
+    """Two plugins contributed the same name for the same kind."""
+
+
+class UnknownNameError(KeyError, ValueError):
+    """No contribution of that kind has that name."""
+
+    def __init__(self, message: str) -> None:
+        self.message = message
+        super().__init__(message)
+
+    def __str__(self) -> str:
+        return self.message

@@ -9,11 +9,11 @@ from __future__ import annotations
 import warnings
 from typing import Any
 
-from .handles import LensHandle
-from .hook_point import AliasedHookPoint, HookPoint
-from .introspection import HookIntrospectionMixin
-from .names import NamesFilter
-from .protocols import HookFunction
+from .core.handles import LensHandle
+from .core.hook_point import AliasedHookPoint, HookPoint
+from .core.introspection import HookIntrospectionMixin
+from .core.names import NamesFilter
+from .core.protocols import HookFunction
 
 __all__ = [
     "AliasedHookPoint",
@@ -27,7 +27,7 @@ __all__ = [
 
 def __getattr__(name: str) -> Any:
     if name == "HookedRootModule":
-        from .root import HookedRootModule
+        from .core.root import HookedRootModule
 
         warnings.warn(
             "importing HookedRootModule from hookpoints.hook_points is deprecated; import it from hookpoints",

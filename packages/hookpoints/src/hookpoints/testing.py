@@ -20,14 +20,14 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from .aliasing import fields as _fields
-from .aliasing import match_pattern as _matches
-from .aliasing import pattern_regex as _pattern
-from .conversion import revert_accepts_original
-from .descriptors import AliasScheme, CacheSink, ConversionStep, Reporter
+from .aliases.points import fields as _fields
+from .aliases.points import match_pattern as _matches
+from .aliases.points import pattern_regex as _pattern
+from .core.conversion_protocol import revert_accepts_original
+from .core.hook_point import HookPoint
+from .core.root import HookedRootModule
 from .errors import NonInvertibleConversionError
-from .hook_point import HookPoint
-from .root import HookedRootModule
+from .extension_points import AliasScheme, CacheSink, ConversionStep, Reporter
 
 DEFAULT_SHAPES: tuple[tuple[int, ...], ...] = ((2, 3, 8), (1, 5, 4, 8), (4, 8))
 DEFAULT_DTYPES: tuple[torch.dtype, ...] = (torch.float32, torch.float64, torch.bfloat16)
@@ -66,7 +66,7 @@ def check_conversion_step(
     Read-only steps (``invertible=False``): ``convert`` works and ``revert`` raises
     :class:`NonInvertibleConversionError`.
     """
-    from .registry import CONVERSIONS
+    from .registries import CONVERSIONS
 
     descriptor = CONVERSIONS.get(step) if isinstance(step, str) else step
     label = f"conversion step {descriptor.name!r}"
@@ -141,8 +141,8 @@ def check_alias_scheme(scheme: AliasScheme | str, model: HookedRootModule | None
     - with a model: every rule resolves to at least one hook point, and no alias name is
       produced twice (which would make a hook fire twice).
     """
-    from .attaching import AttachedModel
-    from .registry import ALIASES, CONVERSIONS
+    from .attached import AttachedModel
+    from .registries import ALIASES, CONVERSIONS
 
     descriptor = ALIASES.get(scheme) if isinstance(scheme, str) else scheme
     label = f"alias scheme {descriptor.name!r}"
@@ -212,9 +212,9 @@ def check_reporter(reporter: Reporter | str, width: int = 80) -> None:
     Each must give non-empty text, every line at most ``width`` characters (ANSI colour codes
     excluded), and no colour codes unless ``color=True`` is asked for.
     """
-    from .recording import record
-    from .registry import REPORTERS
-    from .report_data import build_report
+    from .registries import REPORTERS
+    from .reports.data import build_report
+    from .reports.recording import record
 
     descriptor = REPORTERS.get(reporter) if isinstance(reporter, str) else reporter
     label = f"reporter {descriptor.name!r}"
@@ -258,8 +258,8 @@ def check_cache_sink(sink: CacheSink | str, params: Mapping[str, Any] | None = N
     reaches the sink in order, that ``finalize`` runs once, and that no hook is left on the
     model. Returns what ``finalize`` returned, for kind-specific checks.
     """
-    from .capturing import capture
-    from .registry import SINKS
+    from .capturing.loop import capture
+    from .registries import SINKS
 
     descriptor = SINKS.get(sink) if isinstance(sink, str) else sink
     label = f"cache sink {descriptor.name!r}"

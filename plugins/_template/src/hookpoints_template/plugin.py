@@ -11,8 +11,7 @@ from collections.abc import Iterator
 import torch
 
 from hookpoints import hookimpl
-from hookpoints.descriptors import AliasRule, AliasScheme, ConversionStep, Reporter
-from hookpoints.report_data import HookReport
+from hookpoints.plugins import AliasRule, AliasScheme, ConversionStep, HookReport, Reporter
 
 
 class TemplateScale:

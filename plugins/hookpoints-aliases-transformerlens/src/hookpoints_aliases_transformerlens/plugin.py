@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from hookpoints import hookimpl
-from hookpoints.descriptors import AliasScheme
+from hookpoints.plugins import AliasScheme
 
 
 @hookimpl

@@ -24,7 +24,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from hookpoints.descriptors import AliasRule
+from hookpoints.plugins import AliasRule
 
 
 def _module(model: Any, path: str) -> Any:

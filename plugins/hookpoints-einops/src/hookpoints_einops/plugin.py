@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from hookpoints import hookimpl
-from hookpoints.descriptors import ConversionStep
+from hookpoints.plugins import ConversionStep
 
 
 def rearrange(pattern: str, **axes_lengths: int) -> Any:

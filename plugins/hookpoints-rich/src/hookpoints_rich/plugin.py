@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from hookpoints import hookimpl
-from hookpoints.descriptors import Reporter
+from hookpoints.plugins import Reporter
 
 
 @hookimpl

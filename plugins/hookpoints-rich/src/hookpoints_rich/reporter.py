@@ -1,4 +1,4 @@
-"""Render a :class:`hookpoints.report_data.HookReport` with rich.
+"""Render a :class:`hookpoints.plugins.HookReport` with rich.
 
 Layout: a table of hook points (nested names indented like a tree), statistics, fired counts
 and attached hooks; NaN in red, Inf in yellow, never-fired points in red, hooked points in
@@ -16,8 +16,7 @@ from rich.table import Table
 from rich.text import Text
 from rich.tree import Tree
 
-from hookpoints.report_data import CacheComparison, HookReport, PointReport
-from hookpoints.reporting import format_number
+from hookpoints.plugins import CacheComparison, HookReport, PointReport, format_number
 
 
 def _hooks_text(point: PointReport) -> Text:

@@ -19,7 +19,7 @@ import torch
 from torch import Tensor
 
 from hookpoints import BaseTensorConversion, NonInvertibleConversionError
-from hookpoints.conversion import ChainConversion, revert_accepts_original
+from hookpoints.plugins import ChainConversion, revert_accepts_original
 
 __all__ = [
     "Add",
@@ -555,7 +555,7 @@ StepSpec = Any  # a step name, a (name, params) pair, or an object with convert(
 
 
 def _build(index: int, spec: StepSpec) -> Any:
-    from hookpoints.registry import CONVERSIONS
+    from hookpoints.plugins import conversion_steps as CONVERSIONS
 
     if isinstance(spec, str):
         return CONVERSIONS.create(spec)
@@ -576,7 +576,7 @@ class Chain(ChainConversion, TensorOp):
     """Several steps in order; revert undoes them in reverse order.
 
     Steps are given by name, as ``(name, params)`` pairs or as conversion objects. The chain
-    itself is the core's :class:`~hookpoints.conversion.ChainConversion` (also behind alias
+    itself is the core's :class:`~hookpoints.plugins.ChainConversion` (also behind alias
     schemes): each step is reverted against its own input, recomputed from the original
     only up to the last step that needs one; the chain is read-only when a step is, and
     returns views when every step does.

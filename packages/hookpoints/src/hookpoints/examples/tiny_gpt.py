@@ -13,8 +13,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..hook_point import HookPoint
-from ..root import HookedRootModule
+from ..core.hook_point import HookPoint
+from ..core.root import HookedRootModule
 
 
 @dataclass(frozen=True)

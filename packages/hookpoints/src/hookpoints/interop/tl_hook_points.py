@@ -13,13 +13,14 @@ from typing import Any, Union
 import torch
 from torch import Tensor
 
-from hookpoints.handles import LensHandle
-from hookpoints.hook_point import HookPoint
-from hookpoints.introspection import HookIntrospectionMixin
-from hookpoints.names import NamesFilter
-from hookpoints.protocols import HookFunction
+from hookpoints.core.handles import LensHandle
+from hookpoints.core.hook_point import AliasedHookPoint, HookPoint
+from hookpoints.core.introspection import HookIntrospectionMixin
+from hookpoints.core.names import NamesFilter
+from hookpoints.core.protocols import HookFunction
 
 _HookFunctionProtocol = HookFunction
+_AliasedHookPoint = AliasedHookPoint
 DeviceType = Union[torch.device, None]
 _grad_t = Union[tuple[Tensor, ...], Tensor]
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import warnings
 from typing import Any
 
+from hookpoints.core.root import HookedRootModule as _HookpointsRoot
 from hookpoints.interop.tl_hook_points import (
     DeviceType,
     HookFunction,
@@ -15,7 +16,6 @@ from hookpoints.interop.tl_hook_points import (
     HookPoint,
     NamesFilter,
 )
-from hookpoints.root import HookedRootModule as _HookpointsRoot
 
 __all__ = [
     "DeviceType",

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 
 import pluggy
 
-from .descriptors import AliasScheme, CacheSink, ConversionStep, Reporter
+from ..extension_points import AliasScheme, CacheFormat, CacheSink, ConversionStep, Reporter
 
 PROJECT = "hookpoints"
 
@@ -29,7 +29,7 @@ def hookpoints_conversion_steps() -> Iterable[ConversionStep]:
 
         import torch
         from hookpoints import hookimpl
-        from hookpoints.descriptors import ConversionStep
+        from hookpoints.plugins import ConversionStep
 
 
         class Scale:
@@ -57,7 +57,7 @@ def hookpoints_alias_schemes() -> Iterable[AliasScheme]:
     Example::
 
         from hookpoints import hookimpl
-        from hookpoints.descriptors import AliasRule, AliasScheme
+        from hookpoints.plugins import AliasRule, AliasScheme
 
 
         @hookimpl
@@ -81,7 +81,7 @@ def hookpoints_reporters() -> Iterable[Reporter]:
     Example::
 
         from hookpoints import hookimpl
-        from hookpoints.descriptors import Reporter
+        from hookpoints.plugins import Reporter
 
 
         class CountReporter:
@@ -106,7 +106,7 @@ def hookpoints_cache_sinks() -> Iterable[CacheSink]:
     Example::
 
         from hookpoints import hookimpl
-        from hookpoints.descriptors import CacheSink
+        from hookpoints.plugins import CacheSink
 
 
         class CountingSink:
@@ -130,9 +130,42 @@ def hookpoints_cache_sinks() -> Iterable[CacheSink]:
     raise NotImplementedError  # pragma: no cover
 
 
+@hookspec
+def hookpoints_cache_formats() -> Iterable[CacheFormat]:
+    """Contribute cache file formats, for ``ActivationCache.save(path, format=...)`` and ``load``.
+
+    ``save(cache, path)`` writes every tensor and the cache's flags and returns the path;
+    ``load(path)`` returns the ActivationCache. A format must never pickle.
+
+    Example::
+
+        import json, torch
+        from hookpoints import ActivationCache, hookimpl
+        from hookpoints.plugins import CacheFormat
+
+
+        def save(cache, path):
+            with open(path, "w") as f:
+                json.dump({k: v.tolist() for k, v in cache.items()}, f)
+            return path
+
+
+        def load(path):
+            with open(path) as f:
+                return ActivationCache({k: torch.tensor(v) for k, v in json.load(f).items()})
+
+
+        @hookimpl
+        def hookpoints_cache_formats():
+            yield CacheFormat("json", "tensors as nested lists", save, load, suffixes=(".json",))
+    """
+    raise NotImplementedError  # pragma: no cover
+
+
 HOOKSPEC_NAMES = (
     "hookpoints_conversion_steps",
     "hookpoints_alias_schemes",
     "hookpoints_reporters",
     "hookpoints_cache_sinks",
+    "hookpoints_cache_formats",
 )

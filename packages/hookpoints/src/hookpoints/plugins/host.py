@@ -21,23 +21,16 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from .descriptors import Contribution, Provenance
+from .._version import __version__ as core_version
+from ..errors import PluginError, PluginWarning
+from ..registries import BUILTIN, REGISTRIES, Contribution, Provenance
 
 ENV_STRICT = "HOOKPOINTS_STRICT_PLUGINS"
 ENV_LOAD = "HOOKPOINTS_LOAD_PLUGINS"
 ENV_DISABLE = "HOOKPOINTS_DISABLE_PLUGINS"
 ENTRY_POINT_GROUP = "hookpoints"
-BUILTIN = "hookpoints.builtins"
 
 D = TypeVar("D")
-
-
-class PluginError(RuntimeError):
-    """A plugin failed to load or contributed something invalid (strict mode)."""
-
-
-class PluginWarning(UserWarning):
-    """A plugin failed and was skipped (non-strict mode)."""
 
 
 @dataclass(frozen=True)
@@ -81,9 +74,9 @@ def _hint(stage: str, exc: BaseException) -> str:
             return f"Install the missing module {exc.name!r} or uninstall the plugin"
         return "Check that the plugin is compatible with this hookpoints version, or disable it"
     if stage.startswith("return"):
-        return "The hook must return an iterable of hookpoints.descriptors objects of that kind"
+        return "The hook must return an iterable of hookpoints.plugins descriptors of that kind"
     if stage == "register":
-        return "Hook implementations must match the hookspecs in hookpoints.hookspecs"
+        return "Hook implementations must match the hookspecs in hookpoints.plugins.hookspecs"
     return f"Disable it with {ENV_DISABLE}=<name> until it is fixed"
 
 
@@ -122,8 +115,7 @@ class PluginHost:
     def _load(self) -> None:
         import pluggy
 
-        from . import __version__ as core_version
-        from . import builtin_plugin, hookspecs
+        from . import builtins, hookspecs
 
         pm = pluggy.PluginManager(hookspecs.PROJECT)
         pm.add_hookspecs(hookspecs)
@@ -131,7 +123,7 @@ class PluginHost:
         self._sources = {}
         self._errors = []
         self._cache = {}
-        pm.register(builtin_plugin, name=BUILTIN)
+        pm.register(builtins, name=BUILTIN)
         self._sources[BUILTIN] = Provenance(BUILTIN, "hookpoints", core_version)
         allow, deny = _env_list(ENV_LOAD), _env_list(ENV_DISABLE) or []
         for ep in _entry_points():
@@ -257,8 +249,6 @@ class PluginHost:
 
     def plugin_infos(self) -> list[PluginInfo]:
         """One record per plugin (built-ins first), with contributions per kind and errors."""
-        from .registry import REGISTRIES
-
         pm = self.manager()
         per_plugin: dict[str, dict[str, list[str]]] = {}
         for registry in REGISTRIES:

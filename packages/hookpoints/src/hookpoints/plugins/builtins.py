@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from .conversion import IdentityConversion
-from .descriptors import AliasScheme, CacheSink, ConversionStep, Reporter
+from ..conversions.base import IdentityConversion
+from ..extension_points import AliasScheme, CacheSink, ConversionStep, Reporter
 from .hookspecs import hookimpl
 
 
@@ -25,7 +25,7 @@ def hookpoints_alias_schemes() -> Iterator[AliasScheme]:
 
 @hookimpl
 def hookpoints_reporters() -> Iterator[Reporter]:
-    from .reporting import JsonReporter, TextReporter
+    from ..reports.render import JsonReporter, TextReporter
 
     yield Reporter("text", "plain-text table of hook points, captures and hooks", TextReporter, priority=0)
     yield Reporter("json", "machine-readable JSON (schema hookpoints.report/1)", JsonReporter, priority=-10)
@@ -33,7 +33,7 @@ def hookpoints_reporters() -> Iterator[Reporter]:
 
 @hookimpl
 def hookpoints_cache_sinks() -> Iterator[CacheSink]:
-    from .sinks import CallbackSink, CpuOffloadSink, MemorySink, ReduceSink
+    from ..capturing.sinks import CallbackSink, CpuOffloadSink, MemorySink, ReduceSink
 
     yield CacheSink("memory", "keep activations in memory (run_with_cache's default)", MemorySink)
     yield CacheSink("cpu", "offload CUDA activations to pinned host memory on a side stream", CpuOffloadSink)

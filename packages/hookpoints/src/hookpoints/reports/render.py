@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 from torch import Tensor
 
-from .cache import _format_bytes
-from .report_data import CacheComparison, HookReport, PointReport, build_report
+from ..core.cache import format_bytes
+from .data import CacheComparison, HookReport, PointReport, build_report
 
 if TYPE_CHECKING:
     from .recording import RunRecord
@@ -130,7 +130,7 @@ def render_text(report: HookReport, width: int = 100) -> str:
     parts = [f"{summary['hook_points']} hook points", f"{summary['hooked']} with hooks attached"]
     if with_stats:
         parts.append(
-            f"{summary['with_activation']} with activations ({_format_bytes(summary['activation_bytes'])})"
+            f"{summary['with_activation']} with activations ({format_bytes(summary['activation_bytes'])})"
         )
     lines += _wrap_parts(parts, width)
     if report.recorded and report.never_fired:
@@ -207,7 +207,7 @@ def report(
         width: Line width (default: the terminal's, at most 160).
         color: Let reporters that support it emit ANSI colours.
     """
-    from .registry import REPORTERS
+    from ..registries import REPORTERS
 
     if width is None:
         import shutil

@@ -1,40 +1,92 @@
 """Registries: contributions of one kind, selected by name.
 
-One implementation serves conversions, alias schemes and reporters (xarray-backends style):
-``available()`` maps names to descriptors, ``get(name)`` selects one. Two contributions with
-the same name are an error naming both distributions; an unknown name is an error listing
-the installed names, the closest matches and the load errors of broken plugins, so a plugin
-that failed to load never surfaces as a bare "unknown name".
+One implementation serves every extension point (xarray-backends style): ``available()``
+maps names to descriptors, ``get(name)`` selects one, ``create(name, **params)`` builds it.
+Two contributions with the same name are an error naming both distributions; an unknown
+name is an error listing the installed names, the closest matches and the load errors of
+broken plugins, so a plugin that failed to load never surfaces as a bare "unknown name".
+
+Registries sit below every layer that looks things up by name (``enable_reshape("name")``,
+``run_with_cache(sink="name")``, ``attach(aliases="name")``, ``report(reporter="name")``);
+the plugin host that finds the contributions sits above them all. The host is handed to the
+registries as a :class:`ContributionSource` (``hookpoints/__init__.py`` does, importing the
+host only when a registry is first asked), so nothing here imports it.
 """
 
 from __future__ import annotations
 
-from typing import Any, Generic, TypeVar
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Generic, Protocol, TypeVar
 
-from .descriptors import AliasScheme, CacheSink, Contribution, ConversionStep, Provenance, Reporter
-from .errors import close_matches
-from .plugins import HOST, PluginError
+from .errors import DuplicateNameError, PluginError, UnknownNameError, close_matches
+from .extension_points import (
+    ActivationSink,
+    AliasScheme,
+    CacheFormat,
+    CacheSink,
+    ConversionStep,
+    Reporter,
+)
 
 D = TypeVar("D")
+BUILTIN = "hookpoints.builtins"
 
 
-class DuplicateNameError(PluginError):
-    """Two plugins contributed the same name for the same kind."""
+@dataclass(frozen=True)
+class Provenance:
+    """Where a contribution came from."""
 
-
-class UnknownNameError(KeyError, ValueError):
-    """No contribution of that kind has that name."""
-
-    def __init__(self, message: str) -> None:
-        self.message = message
-        super().__init__(message)
+    plugin: str
+    distribution: str | None = None
+    version: str | None = None
 
     def __str__(self) -> str:
-        return self.message
+        if self.distribution is None:
+            return f"plugin {self.plugin!r}"
+        return f"plugin {self.plugin!r} from {self.distribution} {self.version or ''}".rstrip()
+
+
+@dataclass(frozen=True)
+class Contribution:
+    """A descriptor together with the plugin that contributed it."""
+
+    descriptor: Any
+    source: Provenance = field(default_factory=lambda: Provenance(BUILTIN))
+
+
+class ContributionSource(Protocol):
+    """What registries need of the plugin host."""
+
+    @property
+    def generation(self) -> int:
+        """Changes whenever the set of plugins changes."""
+
+    @property
+    def load_errors(self) -> list[Any]:
+        """Plugins that failed to load (for "unknown name" messages)."""
+
+    def contributions(self, hook_name: str, descriptor_type: type[Any]) -> list[Contribution]:
+        """Every valid descriptor the plugins return from the hookspec ``hook_name``."""
+
+
+_SOURCE: ContributionSource | None = None
+
+
+def set_contribution_source(source: ContributionSource) -> None:
+    """Tell every registry where contributions come from (the plugin host)."""
+    global _SOURCE
+    _SOURCE = source
+
+
+def _source() -> ContributionSource:
+    if _SOURCE is None:
+        raise PluginError("hookpoints' plugin host is not connected (import hookpoints first)")
+    return _SOURCE
 
 
 class Registry(Generic[D]):
-    """The contributions of one kind (``conversion step``, ``alias scheme``, ``reporter``)."""
+    """The contributions of one kind (``conversion step``, ``alias scheme``, ``reporter``, ...)."""
 
     def __init__(self, kind: str, hook_name: str, descriptor_type: type[D]) -> None:
         self.kind = kind
@@ -44,8 +96,9 @@ class Registry(Generic[D]):
         self._table: dict[str, Contribution] = {}
 
     def _contributions(self) -> dict[str, Contribution]:
-        contributions = HOST.contributions(self.hook_name, self.descriptor_type)
-        if self._generation != HOST.generation:
+        source = _source()
+        contributions = source.contributions(self.hook_name, self.descriptor_type)
+        if self._generation != source.generation:
             table: dict[str, Contribution] = {}
             for contribution in contributions:
                 name = contribution.descriptor.name
@@ -56,7 +109,7 @@ class Registry(Generic[D]):
                     )
                 table[name] = contribution
             self._table = table
-            self._generation = HOST.generation
+            self._generation = source.generation
         return self._table
 
     def available(self) -> dict[str, D]:
@@ -78,7 +131,7 @@ class Registry(Generic[D]):
         matches = close_matches(name, table)
         if matches:
             message += f"; did you mean {', '.join(repr(m) for m in matches)}?"
-        errors = HOST.load_errors
+        errors = _source().load_errors
         if errors:
             message += "; plugins that failed to load: " + "; ".join(str(e) for e in errors)
         raise UnknownNameError(message)
@@ -136,9 +189,33 @@ class SinkRegistry(Registry[CacheSink]):
                 f"cache sink {name!r} rejected parameters {sorted(params)}: {exc} (expected: {expected})"
             ) from exc
 
+    def resolve(self, sink: str | ActivationSink, params: Mapping[str, Any]) -> ActivationSink:
+        """A sink object from a name (built with ``params``) or a sink given as an object."""
+        if isinstance(sink, str):
+            return self.create(sink, **params)  # type: ignore[no-any-return]
+        if params:
+            raise TypeError("sink parameters are only accepted with a sink name")
+        missing = [m for m in ("write", "end_batch", "finalize") if not callable(getattr(sink, m, None))]
+        if missing:
+            raise TypeError(f"{type(sink).__name__} is not a cache sink: it lacks {', '.join(missing)}()")
+        return sink
+
+
+class FormatRegistry(Registry[CacheFormat]):
+    def for_path(self, path: Any, name: str | None) -> CacheFormat:
+        """The format named ``name``, or else the one claiming the path's suffix, or else safetensors."""
+        if name is not None:
+            return self.get(name)
+        suffix = str(path).rsplit(".", 1)[-1] if "." in str(path) else ""
+        for fmt in self.available().values():
+            if suffix and f".{suffix}" in fmt.suffixes:
+                return fmt
+        return self.get("safetensors")
+
 
 CONVERSIONS = ConversionRegistry("conversion step", "hookpoints_conversion_steps", ConversionStep)
 ALIASES: Registry[AliasScheme] = Registry("alias scheme", "hookpoints_alias_schemes", AliasScheme)
 REPORTERS = ReporterRegistry("reporter", "hookpoints_reporters", Reporter)
 SINKS = SinkRegistry("cache sink", "hookpoints_cache_sinks", CacheSink)
-REGISTRIES: tuple[Registry[Any], ...] = (CONVERSIONS, ALIASES, REPORTERS, SINKS)
+CACHE_FORMATS = FormatRegistry("cache format", "hookpoints_cache_formats", CacheFormat)
+REGISTRIES: tuple[Registry[Any], ...] = (CONVERSIONS, ALIASES, REPORTERS, SINKS, CACHE_FORMATS)

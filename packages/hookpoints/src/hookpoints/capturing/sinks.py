@@ -14,8 +14,8 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from .cache import ActivationCache
-from .registry import SINKS
+from ..core.cache import ActivationCache
+from ..registries import SINKS
 
 registry = SINKS
 available = registry.available

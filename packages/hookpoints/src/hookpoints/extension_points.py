@@ -1,16 +1,28 @@
-"""Frozen descriptors that plugins contribute through the ``hookpoints_*`` hookspecs.
+"""The extension points as data: what a plugin contributes, and what the objects it builds do.
 
-A plugin yields small, immutable records (like conda's ``CondaSolver``) instead of
-registering objects into global state: the plugin host can then validate them, attribute
-them to a distribution, detect duplicate names and choose between them by explicit data
-(``priority``), never by load order.
+A plugin yields small, immutable records (like conda's ``CondaSolver``) through the
+``hookpoints_*`` hookspecs instead of registering objects into global state: the plugin host
+can then validate them, attribute them to a distribution, detect duplicate names and choose
+between them by explicit data (``priority``), never by load order. Five extension points:
+
+==================  =====================  ==========================================
+descriptor          built object           used by
+==================  =====================  ==========================================
+ConversionStep      a conversion           ``HookPoint.enable_reshape("name")``
+AliasScheme         alias rules            ``attach(model, aliases="name")``
+Reporter            :class:`HookReporter`  ``report(..., reporter="name")``
+CacheSink           :class:`ActivationSink`  ``capture(..., sink="name")``
+CacheFormat         (save, load)           ``ActivationCache.save(path, format="name")``
+==================  =====================  ==========================================
+
+Plugin authors import these from :mod:`hookpoints.plugins`.
 """
 
 from __future__ import annotations
 
 import inspect
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
 
@@ -179,22 +191,26 @@ class CacheSink:
 
 
 @dataclass(frozen=True)
-class Provenance:
-    """Where a contribution came from."""
+class CacheFormat:
+    """A file format for whole caches (``ActivationCache.save`` / ``ActivationCache.load``).
 
-    plugin: str
-    distribution: str | None = None
-    version: str | None = None
+    Args:
+        name: Registry name, e.g. ``"safetensors"``.
+        description: One line shown by ``hookpoints plugins``.
+        save: ``save(cache, path) -> Path`` writes every tensor of the cache and its flags;
+            it must never pickle.
+        load: ``load(path) -> ActivationCache`` reads what ``save`` wrote.
+        suffixes: File name endings this format claims (``ActivationCache.load`` picks the
+            format by them when none is named).
+    """
 
-    def __str__(self) -> str:
-        if self.distribution is None:
-            return f"plugin {self.plugin!r}"
-        return f"plugin {self.plugin!r} from {self.distribution} {self.version or ''}".rstrip()
+    name: str
+    description: str
+    save: Callable[[Any, Any], Any]
+    load: Callable[[Any], Any]
+    suffixes: tuple[str, ...] = ()
 
-
-@dataclass(frozen=True)
-class Contribution:
-    """A descriptor together with the plugin that contributed it."""
-
-    descriptor: Any
-    source: Provenance = field(default_factory=lambda: Provenance("hookpoints.builtins"))
+    def __post_init__(self) -> None:
+        _check_name("cache format", self.name)
+        if not (callable(self.save) and callable(self.load)):
+            raise TypeError(f"CacheFormat {self.name!r}: save and load must be callable")

@@ -18,9 +18,9 @@ from typing import Any
 
 from torch import Tensor
 
-from .conversion import ChainConversion
-from .descriptors import AliasRule, AliasScheme
-from .hook_point import HookPoint
+from ..conversions.base import ChainConversion
+from ..core.hook_point import HookPoint
+from ..extension_points import AliasRule, AliasScheme
 
 _FIELD = re.compile(r"\{(\w+)\}")
 
@@ -42,7 +42,7 @@ def match_pattern(pattern: str, names: Iterable[str]) -> dict[str, dict[str, str
 
 
 def build_conversion(chain: Iterable[tuple[str, Mapping[str, Any]]]) -> Any:
-    from .registry import CONVERSIONS
+    from ..registries import CONVERSIONS
 
     steps = [CONVERSIONS.create(name, **dict(params)) for name, params in chain]
     if not steps:
@@ -90,10 +90,10 @@ class AliasPoint(HookPoint):
         if conversion is not None:
             self.enable_reshape(conversion)
         self._forwarder: Any = None
-        self.__dict__["_on_change"] = AliasPoint._sync
 
-    def _sync(self) -> None:
-        active = bool(self._hooks_fwd or self._hooks_bwd)
+    def _hooks_changed(self, active: bool) -> None:
+        """While this alias has hooks, one forwarding hook on the canonical point calls it."""
+        super()._hooks_changed(active)
         if active and (self._forwarder is None or self._forwarder.removed):
             # Permanent, so resets aimed at the canonical point's hooks cannot cut the alias off.
             self._forwarder = self.canonical.add_hook(self._forward_through, is_permanent=True)

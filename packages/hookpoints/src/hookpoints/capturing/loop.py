@@ -15,21 +15,9 @@ from typing import Any
 
 import torch
 
-from .descriptors import ActivationSink
-from .names import NamesFilter
-
-
-def _sink(sink: str | ActivationSink, params: Mapping[str, Any]) -> ActivationSink:
-    if isinstance(sink, str):
-        from .registry import SINKS
-
-        return SINKS.create(sink, **params)  # type: ignore[no-any-return]
-    if params:
-        raise TypeError("sink parameters are only accepted with a sink name")
-    missing = [m for m in ("write", "end_batch", "finalize") if not callable(getattr(sink, m, None))]
-    if missing:
-        raise TypeError(f"{type(sink).__name__} is not a cache sink: it lacks {', '.join(missing)}()")
-    return sink
+from ..core.names import NamesFilter
+from ..extension_points import ActivationSink
+from ..registries import SINKS
 
 
 def _progress(batches: Iterable[Any], show: bool | None, total: int | None) -> Iterable[Any]:
@@ -81,8 +69,7 @@ def capture(
     Batches listed in the sink's ``completed_batches`` (a resumed disk capture) are skipped
     without running the model.
     """
-    target = _sink(sink, sink_params)
-    points = model._select(names_filter)
+    target = SINKS.resolve(sink, sink_params)
     done = set(getattr(target, "completed_batches", ()) or ())
     current = [0]
 
@@ -90,7 +77,8 @@ def capture(
         target.write(hook.name, tensor, batch=current[0])
 
     run = forward or _call
-    with model._scope([(points, save, "fwd")], True, False), torch.set_grad_enabled(grad):
+    target_points = (lambda name: True) if names_filter is None else names_filter
+    with model.hooks(fwd_hooks=[(target_points, save)]), torch.set_grad_enabled(grad):
         for index, batch in enumerate(_progress(batches, progress, total)):
             if index in done:
                 continue

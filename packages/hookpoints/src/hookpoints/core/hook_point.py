@@ -32,8 +32,8 @@ import torch
 from torch import Tensor, nn
 from torch.nn.modules import module as _torch_module
 
-from .conversion import identity_revert_of, revert_accepts_original
-from .errors import HookShapeError, NonInvertibleConversionError
+from ..errors import HookShapeError, NonInvertibleConversionError
+from .conversion_protocol import identity_revert_of, revert_accepts_original
 from .handles import Direction, LensHandle
 from .scopes import (
     CURRENT_CONTEXT,
@@ -153,7 +153,7 @@ class HookPoint(nn.Module):
     _calls_global: _Calls  # what a context with no scoped hooks here calls
     _calls_scoped: dict[HookContext, _Calls]  # contexts with scoped hooks here -> what they call
     _runner_handles: tuple[Any, ...]  # torch hook handles while a forward-defining subclass is hooked
-    _on_change: Callable[[HookPoint], None] | None
+    _listener: Callable[[HookPoint, bool], None] | None  # see on_change()
     _revert_takes_original: bool  # derived from hook_conversion in __setattr__
     _identity_revert: str | None
     _conversion_is_view: bool
@@ -176,9 +176,7 @@ class HookPoint(nn.Module):
         d["_calls_global"] = _NO_CALLS
         d["_calls_scoped"] = {}
         d["_runner_handles"] = ()
-        # Called after hooks are added or removed; attach() uses it to install torch hooks on
-        # the wrapped module only while this point has hooks.
-        d["_on_change"] = None
+        d["_listener"] = None
         self._refresh_mode()
 
     # ------------------------------------------------------------------ hot path
@@ -477,12 +475,31 @@ class HookPoint(nn.Module):
                     scoped[ctx] = (_calls_of(fwd, seen), _calls_of(bwd, seen))
             d["_calls_scoped"] = scoped
         self._refresh_mode()
+        active = bool(fwd or bwd)
         if self._runs_own_forward:
-            self._sync_own_forward_hook()
-        if d["_on_change"] is not None:
-            d["_on_change"](self)
+            self._sync_own_forward_hook(active)
+        self._hooks_changed(active)
 
-    def _sync_own_forward_hook(self) -> None:
+    def _hooks_changed(self, active: bool) -> None:
+        """Called after every change to this point's hooks; ``active``: it has some, in any context."""
+        listener = self.__dict__["_listener"]
+        if listener is not None:
+            listener(self, active)
+
+    def on_change(self, listener: Callable[[HookPoint, bool], None] | None) -> None:
+        """Call ``listener(point, has_hooks)`` after hooks are added or removed (``None``: stop).
+
+        ``has_hooks`` counts the hooks of every thread and task. :func:`hookpoints.attach`
+        uses it to install a torch hook on the wrapped module only while its point has hooks.
+        One listener per point; setting another replaces it.
+        """
+        if listener is not None and not callable(listener):
+            raise TypeError(
+                f"on_change on {self.name!r} needs a callable or None; got {type(listener).__name__}"
+            )
+        self.__dict__["_listener"] = listener
+
+    def _sync_own_forward_hook(self, active: bool) -> None:
         """Keep one torch forward hook on a forward-defining subclass while it has hooks.
 
         Registered through ``nn.Module.register_forward_hook``, so ``self._forward_hooks``
@@ -490,7 +507,6 @@ class HookPoint(nn.Module):
         reads it to decide what its forward returns).
         """
         d = self.__dict__
-        active = bool(self._hooks_fwd or self._hooks_bwd)
         if active and not d["_runner_handles"]:
             d["_runner_handles"] = (nn.Module.register_forward_hook(self, self._run_own_forward_hook),)
         elif not active and d["_runner_handles"]:
@@ -578,7 +594,7 @@ class HookPoint(nn.Module):
         the conversion off. The conversion runs once per call however many hooks are attached.
         """
         if isinstance(hook_conversion, str):
-            from .registry import CONVERSIONS
+            from ..registries import CONVERSIONS
 
             hook_conversion = CONVERSIONS.create(hook_conversion, **params)
         elif params:
@@ -635,6 +651,7 @@ class HookPoint(nn.Module):
         d = self.__dict__
         # Pickles from older versions: derived state is rebuilt, not trusted.
         d.setdefault("_runner_handles", ())
+        d.setdefault("_listener", d.pop("_on_change", None))
         d.setdefault("_calls_scoped", {})
         d.setdefault("_calls_global", _NO_CALLS)
         for old in ("_slow", "_torch_slow", "_fwd_calls", "_bwd_calls"):

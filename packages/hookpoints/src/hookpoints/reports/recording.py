@@ -16,9 +16,9 @@ from typing import Any
 
 from torch import Tensor
 
-from .handles import LensHandle
-from .names import NamesFilter, normalize_names_filter
-from .report_data import ActivationStats
+from ..core.handles import LensHandle
+from ..core.names import NamesFilter, normalize_names_filter
+from .data import ActivationStats
 
 
 @dataclass
@@ -34,7 +34,7 @@ class RunRecord:
 
     watched: tuple[str, ...] = ()
     points: dict[str, PointRecord] = field(default_factory=dict)
-    _handles: list[LensHandle] = field(default_factory=list, repr=False)
+    hook_functions: tuple[Any, ...] = field(default=(), repr=False)  # the recorder's own hooks
 
     @property
     def never_fired(self) -> list[str]:
@@ -42,7 +42,7 @@ class RunRecord:
 
     def owns(self, handle: LensHandle) -> bool:
         """Whether ``handle`` is one of the recorder's own hooks (left out of reports)."""
-        return id(handle) in {id(h) for h in self._handles}
+        return any(handle.user_hook is fn for fn in self.hook_functions)
 
 
 @contextmanager
@@ -57,7 +57,7 @@ def record(model: Any, names_filter: NamesFilter = None, *, stats: bool = True) 
     if selector.names is not None:
         missing = [n for n in selector.ordered if n not in hook_dict]
         if missing:
-            from .errors import HookNameError
+            from ..errors import HookNameError
 
             raise HookNameError(missing[0], hook_dict)
         names = list(selector.ordered)
@@ -79,12 +79,7 @@ def record(model: Any, names_filter: NamesFilter = None, *, stats: bool = True) 
         if stats and isinstance(tensor, Tensor):
             entry.stats = ActivationStats.of(tensor)
 
-    try:
-        for name in names:
-            point = hook_dict[name]
-            run._handles.append(point.add_hook(start, prepend=True))
-            run._handles.append(point.add_hook(finish))
+    run.hook_functions = (start, finish)
+    # Two scopes of the running thread or task: the timer starts first in line, stops last.
+    with model.hooks(fwd_hooks=[(names, start)], prepend=True), model.hooks(fwd_hooks=[(names, finish)]):
         yield run
-    finally:
-        for handle in run._handles:
-            handle.remove()

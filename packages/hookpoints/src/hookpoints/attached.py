@@ -21,11 +21,11 @@ from typing import Any
 
 from torch import Tensor, nn
 
-from .aliasing import AliasPoint, build_conversion, resolve_rules
-from .descriptors import AliasScheme
-from .hook_point import HookPoint
-from .names import NamesFilter, normalize_names_filter
-from .root import HookedRootModule
+from .aliases.points import AliasPoint, build_conversion, resolve_rules
+from .core.hook_point import HookPoint
+from .core.names import NamesFilter, normalize_names_filter
+from .core.root import HookedRootModule
+from .extension_points import AliasScheme
 
 
 def _pre_hook(point: HookPoint) -> Any:
@@ -94,7 +94,7 @@ class AttachedModel(HookedRootModule):
             self.mod_dict[path] = module
             for kind in ("hook_in", "hook_out"):
                 point = HookPoint(f"{path}.{kind}")
-                point.__dict__["_on_change"] = self._sync
+                point.on_change(self._sync)
                 self.hook_dict[point.name] = point  # type: ignore[index]
                 self._owner[f"{path}.{kind}"] = (module, kind)
 
@@ -104,10 +104,9 @@ class AttachedModel(HookedRootModule):
     def forward(self, *args: Any, **kwargs: Any) -> Any:
         return self.model(*args, **kwargs)
 
-    def _sync(self, point: HookPoint) -> None:
+    def _sync(self, point: HookPoint, active: bool) -> None:
         name = point.name
         assert name is not None
-        active = bool(point._hooks_fwd or point._hooks_bwd)
         handle = self._torch_handles.get(name)
         if active and handle is None:
             module, kind = self._owner[name]
@@ -127,7 +126,7 @@ class AttachedModel(HookedRootModule):
         error naming the scheme, the alias and the point it expected.
         """
         if isinstance(scheme, str):
-            from .registry import ALIASES
+            from .registries import ALIASES
 
             scheme = ALIASES.get(scheme)
         rules = scheme.rules_for(self.model)

@@ -20,8 +20,8 @@ from typing import Any, Literal, Union
 import torch
 from torch import Tensor, nn
 
+from ..errors import HookNameError
 from .cache import ActivationCache
-from .errors import HookNameError
 from .handles import Direction, LensHandle, LensHandleGroup
 from .hook_point import HookPoint
 from .introspection import HookIntrospectionMixin
@@ -332,18 +332,22 @@ class HookedRootModule(HookIntrospectionMixin, nn.Module):
         bwd_hooks: Iterable[HookPair] = (),
         reset_hooks_end: bool = True,
         clear_contexts: bool = False,
+        *,
+        prepend: bool = False,
     ) -> Iterator[HookedRootModule]:
         """Attach hooks for the duration of a ``with`` block.
 
         Each pair is ``(target, hook)`` with target a hook name, several names or a predicate.
         On exit the block removes exactly the hooks it added (unless ``reset_hooks_end`` is
         false: then they stay until their handles, ``reset_hooks()`` or a level removal
-        remove them). If any target is unknown nothing is attached.
+        remove them). If any target is unknown nothing is attached. The hooks belong to the
+        running thread or asyncio task: forwards elsewhere do not see them. ``prepend``
+        puts them before the points' other hooks.
         """
         resolved = [(self._select(t), fn, "fwd") for t, fn in fwd_hooks] + [
             (self._select(t), fn, "bwd") for t, fn in bwd_hooks
         ]
-        with self._scope(resolved, reset_hooks_end, clear_contexts):  # type: ignore[arg-type]
+        with self._scope(resolved, reset_hooks_end, clear_contexts, prepend):  # type: ignore[arg-type]
             yield self
 
     @contextmanager
@@ -352,6 +356,7 @@ class HookedRootModule(HookIntrospectionMixin, nn.Module):
         resolved: list[tuple[list[tuple[str, HookPoint]], Callable[..., Any], Direction]],
         reset_hooks_end: bool,
         clear_contexts: bool,
+        prepend: bool = False,
     ) -> Iterator[HookScope]:
         """Attach already-resolved hooks as one owned scope of the running thread or task (all or nothing)."""
         context = own_context()
@@ -361,7 +366,9 @@ class HookedRootModule(HookIntrospectionMixin, nn.Module):
         context.scopes.append(scope)
         try:
             for points, fn, dir in resolved:
-                scope.handles.extend(self._add(points, fn, dir, False, level, False, scope, context=context))
+                scope.handles.extend(
+                    self._add(points, fn, dir, False, level, prepend, scope, context=context)
+                )
         except BaseException:
             scope.remove()
             context.scopes.remove(scope)
@@ -457,9 +464,9 @@ class HookedRootModule(HookIntrospectionMixin, nn.Module):
         instead; the second value returned is then what the sink's ``finalize`` returns.
         """
         if sink is not None:
-            from .capturing import _sink
+            from ..registries import SINKS
 
-            target = _sink(sink, {})
+            target = SINKS.resolve(sink, {})
             cache_dict: Any = _SinkWriter(target)
         else:
             cache_dict = ActivationCache(None, self, has_batch_dim=not remove_batch_dim)

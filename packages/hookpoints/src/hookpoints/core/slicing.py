@@ -16,11 +16,9 @@ from typing import Any, Union
 import torch
 from torch import Tensor
 
+from ..errors import SliceInputError
+
 SliceInput = Union[None, int, slice, Sequence[int], Tensor]
-
-
-class SliceInputError(TypeError, ValueError):
-    """A ``pos_slice`` that is not a position selection (TransformerLens raised ValueError)."""
 
 
 class Slice:

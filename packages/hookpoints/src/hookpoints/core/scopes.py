@@ -78,8 +78,10 @@ def _running_task() -> Any:
     asyncio = sys.modules.get("asyncio")  # no running task can exist unless asyncio was imported
     if asyncio is None:
         return None
-    loop = asyncio._get_running_loop()
-    return asyncio.current_task(loop) if loop is not None else None
+    try:
+        return asyncio.current_task()
+    except RuntimeError:  # no running event loop in this thread
+        return None
 
 
 def own_context() -> HookContext:

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import Tensor
 
-from .names import hook_display_name
+from ..core.names import hook_display_name
 
 if TYPE_CHECKING:
     from .recording import RunRecord
@@ -242,7 +242,7 @@ def build_report(
                 h.owner is not None,
                 h.alias_names or (),
             )
-            for h in (*point._hooks_fwd, *point._hooks_bwd)
+            for h in (*point.fwd_hooks, *point.bwd_hooks)
             if run is None or not run.owns(h)
         )
         stats = fired = seconds = None

@@ -16,27 +16,17 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from .errors import HookNameError
+from ..errors import HookNameError
 
 
-def _format_bytes(n: int) -> str:
+def format_bytes(n: int) -> str:
+    """``1536`` -> ``"1.5 KiB"``: sizes in caches' reprs and in reports."""
     size = float(n)
     for unit in ("B", "KiB", "MiB", "GiB"):
         if size < 1024 or unit == "GiB":
             return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
         size /= 1024
     return f"{size:.1f} GiB"  # pragma: no cover
-
-
-def _safetensors_plugin(action: str) -> Any:
-    try:
-        import hookpoints_safetensors
-    except ImportError:
-        raise ImportError(
-            f"ActivationCache.{action} needs the hookpoints-safetensors plugin "
-            "(pip install hookpoints-safetensors)"
-        ) from None
-    return hookpoints_safetensors
 
 
 class ActivationCache(dict[str, Tensor]):
@@ -110,16 +100,23 @@ class ActivationCache(dict[str, Tensor]):
     def __repr__(self) -> str:
         names = list(self)
         shown = ", ".join(repr(n) for n in names[:4]) + (", …" if len(names) > 4 else "")
-        return f"ActivationCache({len(names)} activations, {_format_bytes(self.total_bytes)}: {shown})"
+        return f"ActivationCache({len(names)} activations, {format_bytes(self.total_bytes)}: {shown})"
 
-    def save(self, path: str | Path) -> Path:
-        """Write this cache to one safetensors file (needs ``hookpoints-safetensors``; never pickles)."""
-        return Path(_safetensors_plugin("save").save_cache(self, path))
+    def save(self, path: str | Path, format: str | None = None) -> Path:
+        """Write this cache to ``path`` in a cache format (default: by suffix, else safetensors).
+
+        Formats come from plugins (``hookpoints-safetensors`` adds ``safetensors``); none pickles.
+        """
+        from ..registries import CACHE_FORMATS
+
+        return Path(CACHE_FORMATS.for_path(path, format).save(self, path))
 
     @classmethod
-    def load(cls, path: str | Path) -> ActivationCache:
+    def load(cls, path: str | Path, format: str | None = None) -> ActivationCache:
         """Read a cache written by :meth:`save` (tensors on the CPU; no pickle involved)."""
-        loaded: ActivationCache = _safetensors_plugin("load").load_cache(path)
+        from ..registries import CACHE_FORMATS
+
+        loaded: ActivationCache = CACHE_FORMATS.for_path(path, format).load(path)
         return loaded
 
     def __getstate__(self) -> dict[str, Any]:
