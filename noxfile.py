@@ -146,19 +146,32 @@ def new_plugin(session: nox.Session) -> None:
     session.log(f"wrote {dest}; run `nox -s tests` to test it alone with core and with everything")
 
 
+def _all_distributions() -> list[str]:
+    """Every distribution, the template included (``-e`` installs for the static checks)."""
+    return [CORE, *sorted(p for p in DISTRIBUTIONS.values() if p != CORE), "plugins/_template"]
+
+
 @nox.session
 def lint(session: nox.Session) -> None:
-    """ruff check and format check over the whole repository."""
-    session.install("ruff>=0.6")
+    """ruff (style, and private names kept private) and the import-linter contracts (the layers).
+
+    The contracts (pyproject.toml, ``[tool.importlinter]``) read the installed packages, so
+    every distribution is installed first; no heavy optional dependency is needed for that.
+    """
+    session.install("ruff>=0.6", "import-linter>=2.1")
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
+    session.install(*CONSTRAINTS, "torch==2.13.0")
+    session.install(*CONSTRAINTS, "--no-deps", *(arg for p in _all_distributions() for arg in ("-e", p)))
+    session.install("pluggy>=1.3")
+    session.run("lint-imports")
 
 
 @nox.session
 def typecheck(session: nox.Session) -> None:
-    """mypy --strict on the core package."""
+    """mypy --strict on the core package and on every plugin."""
     session.install(*CONSTRAINTS, "torch==2.13.0", "mypy>=1.10", "numpy", "hypothesis")
-    session.install(*CONSTRAINTS, "-e", CORE)
+    session.install(*CONSTRAINTS, *(arg for p in _all_distributions() for arg in ("-e", p)))
     session.run("mypy")
 
 

@@ -255,10 +255,33 @@ def test_descriptors_read_factory_parameters_from_the_signature() -> None:
     ) -> object:
         return object()
 
-    assert ConversionStep("s", "d", factory).parameters == ("scale", "mode", "**lengths")
-    assert CacheSink("k", "d", factory).parameters == ("scale", "mode", "**lengths")
-    assert ConversionStep("s", "d", factory, parameters=("given",)).parameters == ("given",)
-    assert ConversionStep("s", "d", dict).parameters == ()  # a builtin without a signature
+    assert ConversionStep("s", "d", factory).parameter_names() == ("scale", "mode", "**lengths")
+    assert CacheSink("k", "d", factory).parameter_names() == ("scale", "mode", "**lengths")
+    assert ConversionStep("s", "d", factory, parameters=("given",)).parameter_names() == ("given",)
+    assert ConversionStep("s", "d", dict).parameter_names() == ()  # a builtin without a signature
+
+
+def test_string_factories_are_imported_on_first_build_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "lazy_step_module.py").write_text(
+        "import sys\nsys.modules[__name__].imported = True\n\n"
+        "class Scale:\n"
+        "    def __init__(self, factor: float = 2.0):\n        self.factor = factor\n"
+        "    def convert(self, x):\n        return x * self.factor\n"
+        "    def revert(self, x):\n        return x / self.factor\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import sys
+
+    step = ConversionStep("lazy_scale", "d", "lazy_step_module:Scale")
+    assert "lazy_step_module" not in sys.modules  # describing a step imports nothing
+    assert step.parameter_names() == ("factor",)
+    assert step.build(factor=3.0).factor == 3.0 and sys.modules["lazy_step_module"].imported
+    with pytest.raises(ValueError, match="'module:attribute'"):
+        ConversionStep("bad", "d", "no_colon_here")
+    with pytest.raises(TypeError, match="callable or 'module:attribute'"):
+        CacheSink("bad", "d", 42)  # type: ignore[arg-type]
 
 
 def test_bad_parameters_error_lists_the_derived_parameters(in_process: str) -> None:

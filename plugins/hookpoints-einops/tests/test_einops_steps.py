@@ -24,7 +24,9 @@ def test_discovered_through_entry_point_with_the_right_flags(name: str) -> None:
     assert source.distribution == "hookpoints-einops" and source.plugin == "einops"
     descriptor = hookpoints.conversions.get(name)
     assert descriptor.invertible is OURS[name]
-    assert descriptor.parameters[0] == "pattern" and descriptor.parameters[-1] == "**axes_lengths"
+    assert (
+        descriptor.parameter_names()[0] == "pattern" and descriptor.parameter_names()[-1] == "**axes_lengths"
+    )
 
 
 CONFORMANCE: list[tuple[str, dict[str, Any], list[tuple[int, ...]], tuple[torch.dtype, ...] | None]] = [

@@ -19,7 +19,7 @@ import importlib.util
 import sys
 import warnings
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import registries as _registries
 from ._version import __version__
@@ -34,6 +34,15 @@ from .core.root import HookedRootModule
 from .core.scopes import HookScope
 from .core.slicing import Slice
 from .errors import HookNameError, HookShapeError, NonInvertibleConversionError
+
+if TYPE_CHECKING:  # what the lazy names below resolve to, for type checkers
+    from .attached import attach
+    from .capturing.loop import capture, iter_batches
+    from .examples import TinyGPT, TinyGPTConfig
+    from .plugins.hookspecs import hookimpl
+    from .reports.data import build_report, compare_caches
+    from .reports.recording import record
+    from .reports.render import format_hook_report, report
 
 __all__ = [
     "ActivationCache",
@@ -54,6 +63,8 @@ __all__ = [
     "NonInvertibleConversionError",
     "Slice",
     "TensorConversion",
+    "TinyGPT",
+    "TinyGPTConfig",
     "__version__",
     "attach",
     "build_report",

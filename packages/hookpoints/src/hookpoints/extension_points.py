@@ -20,10 +20,12 @@ Plugin authors import these from :mod:`hookpoints.plugins`.
 
 from __future__ import annotations
 
+import functools
+import importlib
 import inspect
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol, Union, runtime_checkable
 
 
 def _factory_parameters(factory: Callable[..., Any]) -> tuple[str, ...]:
@@ -41,6 +43,52 @@ def _factory_parameters(factory: Callable[..., Any]) -> tuple[str, ...]:
     return tuple(names)
 
 
+Factory = Union[Callable[..., Any], str]
+"""A callable, or ``"module:attribute"`` imported on first use (keeps plugin scans light)."""
+
+
+def resolve(target: Factory) -> Any:
+    """The object a factory reference names: ``"pkg.mod:Class"`` is imported on first use."""
+    if not isinstance(target, str):
+        return target
+    return _import_target(target)
+
+
+@functools.cache
+def _import_target(target: str) -> Any:
+    module, _, attribute = target.partition(":")
+    value: Any = importlib.import_module(module)
+    for part in attribute.split("."):
+        value = getattr(value, part)
+    return value
+
+
+def _check_factory(kind: str, name: str, field_name: str, value: object) -> None:
+    if isinstance(value, str):
+        module, sep, attribute = value.partition(":")
+        if not (sep and module and attribute and all(p.isidentifier() for p in attribute.split("."))):
+            raise ValueError(
+                f"{kind} {name!r}: {field_name} {value!r} must be a callable or 'module:attribute'"
+            )
+    elif not callable(value):
+        raise TypeError(f"{kind} {name!r}: {field_name} must be callable or 'module:attribute'")
+
+
+class _Buildable:
+    """What the descriptors with a ``factory`` share: building, and the parameters it takes."""
+
+    factory: Factory
+    parameters: tuple[str, ...]
+
+    def build(self, *args: Any, **params: Any) -> Any:
+        """``factory(**params)``, importing a ``"module:attribute"`` factory first."""
+        return resolve(self.factory)(*args, **params)
+
+    def parameter_names(self) -> tuple[str, ...]:
+        """``parameters`` if given, else read from the factory's signature (importing it)."""
+        return self.parameters or _factory_parameters(resolve(self.factory))
+
+
 def _check_name(kind: str, name: object) -> None:
     if not isinstance(name, str) or not name or name != name.strip() or "," in name:
         raise ValueError(
@@ -49,31 +97,29 @@ def _check_name(kind: str, name: object) -> None:
 
 
 @dataclass(frozen=True)
-class ConversionStep:
+class ConversionStep(_Buildable):
     """A reversible (or read-only) tensor view for :meth:`HookPoint.enable_reshape`.
 
     Args:
         name: Registry name, e.g. ``"split_heads"``.
         description: One line shown by ``hookpoints plugins``.
-        factory: ``factory(**params)`` returns an object with ``convert`` and ``revert``.
+        factory: ``factory(**params)`` returns an object with ``convert`` and ``revert``; or
+            ``"module:attribute"``, imported when the step is first built.
         invertible: Whether ``revert`` writes an edited view back. Read-only steps set False;
             a hook that returns a value through them gets a clear error.
         parameters: Names of the keyword parameters ``factory`` accepts (for errors and docs);
-            read from its signature when not given.
+            read from its signature when not given (see :meth:`parameter_names`).
     """
 
     name: str
     description: str
-    factory: Callable[..., Any]
+    factory: Factory
     invertible: bool = True
     parameters: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         _check_name("conversion step", self.name)
-        if not callable(self.factory):
-            raise TypeError(f"ConversionStep {self.name!r}: factory must be callable")
-        if not self.parameters:
-            object.__setattr__(self, "parameters", _factory_parameters(self.factory))
+        _check_factory("ConversionStep", self.name, "factory", self.factory)
 
 
 @dataclass(frozen=True)
@@ -126,26 +172,27 @@ class HookReporter(Protocol):
 
 
 @dataclass(frozen=True)
-class Reporter:
+class Reporter(_Buildable):
     """A rendering of what is hooked and what was captured.
 
     Args:
         name: Registry name, e.g. ``"text"``, ``"json"``, ``"rich"``.
         description: One line shown by ``hookpoints plugins``.
-        factory: ``factory()`` returns a :class:`HookReporter`.
+        factory: ``factory()`` returns a :class:`HookReporter`; or ``"module:attribute"``,
+            imported when the reporter is first built.
         priority: The default reporter is the available one with the highest priority
             (explicit data, never load order): text 0, json -10, rich 10.
     """
 
     name: str
     description: str
-    factory: Callable[[], HookReporter]
+    factory: Factory
     priority: int = 0
+    parameters: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         _check_name("reporter", self.name)
-        if not callable(self.factory):
-            raise TypeError(f"Reporter {self.name!r}: factory must be callable")
+        _check_factory("Reporter", self.name, "factory", self.factory)
 
 
 @runtime_checkable
@@ -166,28 +213,26 @@ class ActivationSink(Protocol):
 
 
 @dataclass(frozen=True)
-class CacheSink:
+class CacheSink(_Buildable):
     """A destination for captured activations (``run_with_cache(sink=...)``, ``capture``).
 
     Args:
         name: Registry name, e.g. ``"memory"``, ``"cpu"``, ``"reduce"``, ``"safetensors"``.
         description: One line shown by ``hookpoints plugins``.
-        factory: ``factory(**params)`` returns an :class:`ActivationSink`.
+        factory: ``factory(**params)`` returns an :class:`ActivationSink`; or
+            ``"module:attribute"``, imported when the sink is first built.
         parameters: Names of the keyword parameters ``factory`` accepts; read from its
-            signature when not given.
+            signature when not given (see :meth:`parameter_names`).
     """
 
     name: str
     description: str
-    factory: Callable[..., ActivationSink]
+    factory: Factory
     parameters: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         _check_name("cache sink", self.name)
-        if not callable(self.factory):
-            raise TypeError(f"CacheSink {self.name!r}: factory must be callable")
-        if not self.parameters:
-            object.__setattr__(self, "parameters", _factory_parameters(self.factory))
+        _check_factory("CacheSink", self.name, "factory", self.factory)
 
 
 @dataclass(frozen=True)
@@ -198,19 +243,25 @@ class CacheFormat:
         name: Registry name, e.g. ``"safetensors"``.
         description: One line shown by ``hookpoints plugins``.
         save: ``save(cache, path) -> Path`` writes every tensor of the cache and its flags;
-            it must never pickle.
-        load: ``load(path) -> ActivationCache`` reads what ``save`` wrote.
+            it must never pickle. A callable or ``"module:attribute"``.
+        load: ``load(path) -> ActivationCache`` reads what ``save`` wrote (likewise).
         suffixes: File name endings this format claims (``ActivationCache.load`` picks the
             format by them when none is named).
     """
 
     name: str
     description: str
-    save: Callable[[Any, Any], Any]
-    load: Callable[[Any], Any]
+    save: Factory
+    load: Factory
     suffixes: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         _check_name("cache format", self.name)
-        if not (callable(self.save) and callable(self.load)):
-            raise TypeError(f"CacheFormat {self.name!r}: save and load must be callable")
+        _check_factory("CacheFormat", self.name, "save", self.save)
+        _check_factory("CacheFormat", self.name, "load", self.load)
+
+    def save_cache(self, cache: Any, path: Any) -> Any:
+        return resolve(self.save)(cache, path)
+
+    def load_cache(self, path: Any) -> Any:
+        return resolve(self.load)(path)

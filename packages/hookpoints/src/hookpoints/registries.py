@@ -148,9 +148,9 @@ class ConversionRegistry(Registry[ConversionStep]):
         """Build the conversion ``name`` with ``params``; bad parameters name what is expected."""
         step = self.get(name)
         try:
-            conversion = step.factory(**params)
+            conversion = step.build(**params)
         except TypeError as exc:
-            expected = ", ".join(step.parameters) if step.parameters else "see its documentation"
+            expected = ", ".join(step.parameter_names()) or "see its documentation"
             raise TypeError(
                 f"conversion step {name!r} rejected parameters {sorted(params)}: {exc} (expected: {expected})"
             ) from exc
@@ -174,7 +174,7 @@ class ReporterRegistry(Registry[Reporter]):
 
     def create(self, name: str | None = None) -> Any:
         reporter = self.default() if name is None else self.get(name)
-        return reporter.factory()
+        return reporter.build()
 
 
 class SinkRegistry(Registry[CacheSink]):
@@ -182,9 +182,9 @@ class SinkRegistry(Registry[CacheSink]):
         """Build the sink ``name`` with ``params``; bad parameters name what is expected."""
         sink = self.get(name)
         try:
-            return sink.factory(**params)
+            return sink.build(**params)
         except TypeError as exc:
-            expected = ", ".join(sink.parameters) if sink.parameters else "no parameters"
+            expected = ", ".join(sink.parameter_names()) or "no parameters"
             raise TypeError(
                 f"cache sink {name!r} rejected parameters {sorted(params)}: {exc} (expected: {expected})"
             ) from exc

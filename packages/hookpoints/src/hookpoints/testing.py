@@ -70,7 +70,7 @@ def check_conversion_step(
 
     descriptor = CONVERSIONS.get(step) if isinstance(step, str) else step
     label = f"conversion step {descriptor.name!r}"
-    conversion = descriptor.factory(**dict(params or {}))
+    conversion = descriptor.build(**dict(params or {}))
     for attr in ("convert", "revert"):
         assert callable(getattr(conversion, attr, None)), f"{label}: its object has no {attr}() method"
     with_original = revert_accepts_original(conversion.revert)
@@ -218,7 +218,7 @@ def check_reporter(reporter: Reporter | str, width: int = 80) -> None:
 
     descriptor = REPORTERS.get(reporter) if isinstance(reporter, str) else reporter
     label = f"reporter {descriptor.name!r}"
-    instance = descriptor.factory()
+    instance = descriptor.build()
     model = _SampleModel()
     handle = model.add_hook("hook_in", _probe)
     try:
@@ -263,7 +263,7 @@ def check_cache_sink(sink: CacheSink | str, params: Mapping[str, Any] | None = N
 
     descriptor = SINKS.get(sink) if isinstance(sink, str) else sink
     label = f"cache sink {descriptor.name!r}"
-    target = descriptor.factory(**dict(params or {}))
+    target = descriptor.build(**dict(params or {}))
     for method in ("write", "end_batch", "finalize"):
         assert callable(getattr(target, method, None)), f"{label}: its object has no {method}() method"
     seen: list[tuple[str, int]] = []

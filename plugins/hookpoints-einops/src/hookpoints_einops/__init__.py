@@ -3,8 +3,32 @@
 Steps (by name): ``rearrange`` and ``repeat`` (reversible), ``reduce`` (read-only).
 """
 
-from .steps import EinopsStep, Rearrange, Reduce, Repeat
+from __future__ import annotations
+
+import importlib
+from typing import Any
 
 __version__ = "0.1.0"
 
+# Public names, each imported from its module on first access: hookpoints imports this
+# package when it scans its plugins, which must not load the heavy dependencies.
+_EXPORTS = {
+    "EinopsStep": ".steps",
+    "Rearrange": ".steps",
+    "Reduce": ".steps",
+    "Repeat": ".steps",
+}
+
 __all__ = ["EinopsStep", "Rearrange", "Reduce", "Repeat"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(_EXPORTS[name], __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_EXPORTS])

@@ -5,37 +5,22 @@ einops is imported when a step is built, not when hookpoints scans its plugins.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Iterator
 
 from hookpoints import hookimpl
 from hookpoints.plugins import ConversionStep
 
-
-def rearrange(pattern: str, **axes_lengths: int) -> Any:
-    from .steps import Rearrange
-
-    return Rearrange(pattern, **axes_lengths)
-
-
-def repeat(pattern: str, **axes_lengths: int) -> Any:
-    from .steps import Repeat
-
-    return Repeat(pattern, **axes_lengths)
-
-
-def reduce(pattern: str, reduction: str | Callable[..., Any] = "mean", **axes_lengths: int) -> Any:
-    from .steps import Reduce
-
-    return Reduce(pattern, reduction, **axes_lengths)
+_STEPS = "hookpoints_einops.steps"
 
 
 STEPS = (
     ConversionStep(
-        "rearrange", "einops.rearrange; revert by the inverse pattern, lengths inferred", rearrange
+        "rearrange",
+        "einops.rearrange; revert by the inverse pattern, lengths inferred",
+        f"{_STEPS}:Rearrange",
     ),
-    ConversionStep("repeat", "einops.repeat; revert by the mean over the copies", repeat),
-    ConversionStep("reduce", "einops.reduce (read-only)", reduce, invertible=False),
+    ConversionStep("repeat", "einops.repeat; revert by the mean over the copies", f"{_STEPS}:Repeat"),
+    ConversionStep("reduce", "einops.reduce (read-only)", f"{_STEPS}:Reduce", invertible=False),
 )
 
 

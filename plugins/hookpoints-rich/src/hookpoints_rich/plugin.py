@@ -10,8 +10,9 @@ from hookpoints.plugins import Reporter
 
 @hookimpl
 def hookpoints_reporters() -> Iterator[Reporter]:
-    from .reporter import RichReporter
-
     yield Reporter(
-        "rich", "rich console tables and trees, colour for anomalies, SVG/HTML export", RichReporter, 10
+        "rich",
+        "rich console tables and trees, colour for anomalies, SVG/HTML export",
+        "hookpoints_rich.reporter:RichReporter",  # rich is imported when the reporter is built
+        10,
     )

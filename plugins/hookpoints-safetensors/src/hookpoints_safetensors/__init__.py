@@ -3,9 +3,25 @@
 Never pickles: tensors are safetensors, metadata is JSON.
 """
 
-from .errors import CaptureError, CorruptCaptureError, IncompleteCaptureError
-from .reader import CaptureReader, load_cache, open_capture, save_cache
-from .sink import SafetensorsSink
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__version__ = "0.1.0"
+
+# Public names, each imported from its module on first access: hookpoints imports this
+# package when it scans its plugins, which must not load the heavy dependencies.
+_EXPORTS = {
+    "CaptureError": ".errors",
+    "CorruptCaptureError": ".errors",
+    "IncompleteCaptureError": ".errors",
+    "CaptureReader": ".reader",
+    "load_cache": ".reader",
+    "open_capture": ".reader",
+    "save_cache": ".reader",
+    "SafetensorsSink": ".sink",
+}
 
 __all__ = [
     "CaptureError",
@@ -17,4 +33,15 @@ __all__ = [
     "open_capture",
     "save_cache",
 ]
-__version__ = "0.1.0"
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(_EXPORTS[name], __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_EXPORTS])

@@ -10,23 +10,19 @@ from hookpoints.plugins import CacheFormat, CacheSink
 
 @hookimpl
 def hookpoints_cache_sinks() -> Iterator[CacheSink]:
-    from .sink import SafetensorsSink
-
     yield CacheSink(
         "safetensors",
         "sharded safetensors files + JSON manifest on disk; resumable; read back lazily",
-        SafetensorsSink,
+        "hookpoints_safetensors.sink:SafetensorsSink",  # safetensors is imported when it is built
     )
 
 
 @hookimpl
 def hookpoints_cache_formats() -> Iterator[CacheFormat]:
-    from .reader import load_cache, save_cache
-
     yield CacheFormat(
         "safetensors",
         "one safetensors file per cache, names and flags in its metadata",
-        save_cache,
-        load_cache,
+        "hookpoints_safetensors.reader:save_cache",
+        "hookpoints_safetensors.reader:load_cache",
         suffixes=(".safetensors",),
     )

@@ -4,24 +4,31 @@ Steps (by name): ``reshape``, ``split_heads``, ``merge_heads``, ``permute``, ``t
 ``select_chunk``, ``add``, ``sub``, ``mul``, ``div``, ``cast``, ``chain``, ``callable_pair``.
 """
 
-from .steps import (
-    Add,
-    CallablePair,
-    Cast,
-    Chain,
-    Div,
-    MergeHeads,
-    Mul,
-    Permute,
-    Reshape,
-    SelectChunk,
-    SplitHeads,
-    Sub,
-    TensorOp,
-    Transpose,
-)
+from __future__ import annotations
+
+import importlib
+from typing import Any
 
 __version__ = "0.1.0"
+
+# Public names, each imported from its module on first access: hookpoints imports this
+# package when it scans its plugins, which must not load the heavy dependencies.
+_EXPORTS = {
+    "Add": ".steps",
+    "CallablePair": ".steps",
+    "Cast": ".steps",
+    "Chain": ".steps",
+    "Div": ".steps",
+    "MergeHeads": ".steps",
+    "Mul": ".steps",
+    "Permute": ".steps",
+    "Reshape": ".steps",
+    "SelectChunk": ".steps",
+    "SplitHeads": ".steps",
+    "Sub": ".steps",
+    "TensorOp": ".steps",
+    "Transpose": ".steps",
+}
 
 __all__ = [
     "Add",
@@ -39,3 +46,15 @@ __all__ = [
     "TensorOp",
     "Transpose",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(_EXPORTS[name], __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_EXPORTS])

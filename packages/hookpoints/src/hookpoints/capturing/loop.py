@@ -11,13 +11,16 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sized
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
 from ..core.names import NamesFilter
 from ..extension_points import ActivationSink
 from ..registries import SINKS
+
+if TYPE_CHECKING:
+    from ..core.root import HookedRootModule
 
 
 def _progress(batches: Iterable[Any], show: bool | None, total: int | None) -> Iterable[Any]:
@@ -44,7 +47,7 @@ def _call(model: Any, batch: Any) -> Any:
 
 
 def capture(
-    model: Any,
+    model: HookedRootModule,
     batches: Iterable[Any],
     names_filter: NamesFilter = None,
     sink: str | ActivationSink = "memory",

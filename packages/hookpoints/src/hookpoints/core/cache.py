@@ -109,14 +109,14 @@ class ActivationCache(dict[str, Tensor]):
         """
         from ..registries import CACHE_FORMATS
 
-        return Path(CACHE_FORMATS.for_path(path, format).save(self, path))
+        return Path(CACHE_FORMATS.for_path(path, format).save_cache(self, path))
 
     @classmethod
     def load(cls, path: str | Path, format: str | None = None) -> ActivationCache:
         """Read a cache written by :meth:`save` (tensors on the CPU; no pickle involved)."""
         from ..registries import CACHE_FORMATS
 
-        loaded: ActivationCache = CACHE_FORMATS.for_path(path, format).load(path)
+        loaded: ActivationCache = CACHE_FORMATS.for_path(path, format).load_cache(path)
         return loaded
 
     def __getstate__(self) -> dict[str, Any]:

@@ -25,6 +25,7 @@ from torch import Tensor
 from ..core.names import hook_display_name
 
 if TYPE_CHECKING:
+    from ..core.root import HookedRootModule
     from .recording import RunRecord
 
 SCHEMA = "hookpoints.report/1"
@@ -214,7 +215,7 @@ def _describe_conversion(conversion: Any) -> str | None:
 
 
 def build_report(
-    model: Any,
+    model: HookedRootModule,
     cache: Mapping[str, Tensor] | None = None,
     *,
     run: RunRecord | None = None,

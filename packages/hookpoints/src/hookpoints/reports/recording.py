@@ -12,13 +12,16 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from torch import Tensor
 
 from ..core.handles import LensHandle
 from ..core.names import NamesFilter, normalize_names_filter
 from .data import ActivationStats
+
+if TYPE_CHECKING:
+    from ..core.root import HookedRootModule
 
 
 @dataclass
@@ -46,7 +49,9 @@ class RunRecord:
 
 
 @contextmanager
-def record(model: Any, names_filter: NamesFilter = None, *, stats: bool = True) -> Iterator[RunRecord]:
+def record(
+    model: HookedRootModule, names_filter: NamesFilter = None, *, stats: bool = True
+) -> Iterator[RunRecord]:
     """Record every forward pass inside the block (several batches accumulate).
 
     Hooks added to a point after the block starts run after the recorder's closing hook and

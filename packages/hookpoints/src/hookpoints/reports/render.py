@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import textwrap
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from torch import Tensor
 
@@ -18,6 +18,7 @@ from ..core.cache import format_bytes
 from .data import CacheComparison, HookReport, PointReport, build_report
 
 if TYPE_CHECKING:
+    from ..core.root import HookedRootModule
     from .recording import RunRecord
 
 
@@ -182,13 +183,15 @@ class JsonReporter:
         return json.dumps(report.to_dict(), indent=1)
 
 
-def format_hook_report(model: Any, cache: Mapping[str, Tensor] | None = None, width: int = 100) -> str:
+def format_hook_report(
+    model: HookedRootModule, cache: Mapping[str, Tensor] | None = None, width: int = 100
+) -> str:
     """The plain-text report of ``model`` (and ``cache``): :func:`report` with the text reporter."""
     return render_text(build_report(model, cache), width)
 
 
 def report(
-    model: Any,
+    model: HookedRootModule,
     cache: Mapping[str, Tensor] | None = None,
     reporter: str | None = None,
     *,
