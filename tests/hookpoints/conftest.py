@@ -7,9 +7,10 @@ import torch
 from torch import Tensor, nn
 
 from hookpoints import HookedRootModule, HookPoint
-from hookpoints.examples import TinyGPT, TinyGPTConfig
+from hookpoints.examples import TinyGPT
+from hookpoints.testing import SMALL_GPT, small_gpt, small_tokens
 
-SMALL = TinyGPTConfig(n_layers=2, d_model=32, n_heads=2, d_head=16, d_mlp=64, d_vocab=50, n_ctx=16)
+SMALL = SMALL_GPT
 
 
 class Toy(HookedRootModule):
@@ -38,9 +39,9 @@ def toy() -> Toy:
 
 @pytest.fixture
 def gpt() -> TinyGPT:
-    return TinyGPT(SMALL).eval()
+    return small_gpt()
 
 
 @pytest.fixture
 def tokens() -> Tensor:
-    return torch.randint(0, SMALL.d_vocab, (2, 6), generator=torch.Generator().manual_seed(1))
+    return small_tokens()

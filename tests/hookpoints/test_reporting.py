@@ -12,16 +12,29 @@ from importlib import resources
 import jsonschema
 import pytest
 import torch
+from torch import Tensor
 
 import hookpoints
-from hookpoints import build_report, compare_caches, record
+from hookpoints import HookPoint, build_report, compare_caches, record
 from hookpoints.core.names import hook_display_name
 from hookpoints.reports.data import ActivationStats
+from hookpoints.testing import ARITH_INPUT as INPUT
+from hookpoints.testing import Arith
 
-from .report_fixtures import INPUT, Arith, plant_nan, tag
 from .snapshot import assert_snapshot
 
 WIDTHS = (60, 120)
+
+
+def tag(t: Tensor, *, hook: HookPoint) -> None:
+    return None
+
+
+def plant_nan(t: Tensor, *, hook: HookPoint) -> Tensor:
+    t = t.clone()
+    t[0, 0] = float("nan")
+    t[1, 1] = float("inf")
+    return t
 
 
 def scenario() -> dict[str, hookpoints.reports.data.HookReport]:
@@ -53,10 +66,11 @@ def test_text_reporter_snapshots(case: str, width: int) -> None:
 
 def test_width_comes_from_argument_not_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
     report = scenario()["run"]
+    monkeypatch.delenv("COLUMNS", raising=False)
+    wide = hookpoints.reports.create("text").render(report, width=120)
     monkeypatch.setenv("COLUMNS", "33")
-    assert hookpoints.reports.create("text").render(report, width=120) == hookpoints.reports.create(
-        "text"
-    ).render(report, width=120)
+    assert hookpoints.reports.create("text").render(report, width=120) == wide
+    assert max(len(line) for line in wide.splitlines()) > 33  # the terminal width would have cut it
     model = Arith()
     assert max(len(line) for line in hookpoints.report(model, reporter="text", width=70).splitlines()) <= 70
 
@@ -157,44 +171,27 @@ def test_record_unknown_name() -> None:
         pass
 
 
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "hookpoints", *args], capture_output=True, text=True)
+
+
 def test_cli_report_runs_a_factory() -> None:
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "hookpoints",
-            "report",
-            "tests.hookpoints.report_fixtures:Arith",
-            "--input",
-            "torch.ones(2, 2)",
-            "--reporter",
-            "text",
-            "--width",
-            "100",
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
+    result = _cli(
+        "report",
+        "hookpoints.testing:Arith",
+        "--input",
+        "torch.ones(2, 2)",
+        "--reporter",
+        "text",
+        "--width",
+        "100",
     )
+    assert result.returncode == 0, result.stderr
     assert "never fired (1): block.hook_unused" in result.stdout
 
 
 def test_cli_svg_needs_a_reporter_that_exports() -> None:
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "hookpoints",
-            "report",
-            "tests.hookpoints.report_fixtures:Arith",
-            "--reporter",
-            "text",
-            "--svg",
-            "x.svg",
-        ],
-        capture_output=True,
-        text=True,
-    )
+    result = _cli("report", "hookpoints.testing:Arith", "--reporter", "text", "--svg", "x.svg")
     assert (
         result.returncode == 2
         and "reporter 'text' cannot export SVG; install hookpoints-rich" in result.stderr
@@ -202,7 +199,5 @@ def test_cli_svg_needs_a_reporter_that_exports() -> None:
 
 
 def test_cli_report_bad_factory() -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "hookpoints", "report", "nocolon"], capture_output=True, text=True
-    )
+    result = _cli("report", "nocolon")
     assert result.returncode == 2 and "expected MODULE:FACTORY" in result.stderr

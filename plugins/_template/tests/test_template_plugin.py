@@ -2,14 +2,30 @@
 
 from __future__ import annotations
 
+import sys
+
 import hookpoints
-from hookpoints.examples import TinyGPT, TinyGPTConfig
-from hookpoints.testing import check_alias_scheme, check_conversion_step, check_reporter
+from hookpoints.plugins import cache_sinks, conversion_steps
+from hookpoints.testing import (
+    check_alias_scheme,
+    check_cache_sink,
+    check_conversion_step,
+    check_reporter,
+    small_gpt,
+    small_tokens,
+)
 
 
 def test_discovered_through_entry_point() -> None:
-    source = hookpoints.conversions.source("template_scale")
+    source = conversion_steps.source("template_scale")
     assert source.distribution == "hookpoints-template" and source.plugin == "template"
+
+
+def test_scanning_plugins_does_not_import_the_contributions() -> None:
+    sys.modules.pop("hookpoints_template.contributions", None)
+    hookpoints.plugins.refresh()
+    assert "template_scale" in conversion_steps.available()
+    assert "hookpoints_template.contributions" not in sys.modules  # imported on first build only
 
 
 def test_conversion_step_conforms() -> None:
@@ -17,12 +33,17 @@ def test_conversion_step_conforms() -> None:
 
 
 def test_alias_scheme_conforms() -> None:
-    check_alias_scheme(
-        "template", TinyGPT(TinyGPTConfig(n_layers=2, d_model=16, n_heads=2, d_head=8, d_mlp=32))
-    )
+    check_alias_scheme("template", small_gpt())
 
 
 def test_reporter_conforms() -> None:
     check_reporter("template")
-    model = TinyGPT(TinyGPTConfig(n_layers=1, d_model=16, n_heads=2, d_head=8, d_mlp=32))
+    model = small_gpt(n_layers=1)
     assert hookpoints.report(model, reporter="template") == "template: 21 points, 0 hooked, 0 captured"
+
+
+def test_cache_sink_conforms() -> None:
+    check_cache_sink("template_count")
+    model = small_gpt()
+    rows = hookpoints.capture(model, [small_tokens(batch=3)] * 2, "hook_embed", sink="template_count")
+    assert rows == {"hook_embed": 6} and cache_sinks.source("template_count").plugin == "template"

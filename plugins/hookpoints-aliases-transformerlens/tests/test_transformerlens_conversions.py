@@ -23,9 +23,10 @@ from transformer_lens.conversion_utils.conversion_steps.repeat_tensor_conversion
 from transformer_lens.conversion_utils.conversion_steps.split_tensor_conversion import SplitTensorConversion
 
 from hookpoints import HookPoint, NonInvertibleConversionError
-from hookpoints.examples import TinyGPT, TinyGPTConfig
+from hookpoints.examples import TinyGPT
+from hookpoints.testing import SMALL_GPT
 
-CFG = TinyGPTConfig(n_layers=2, d_model=32, n_heads=2, d_head=16, d_mlp=64, d_vocab=50, n_ctx=16)
+CFG = SMALL_GPT
 Z = "blocks.0.attn.hook_z"  # [batch, pos, head, d_head]
 TOKENS = torch.randint(0, CFG.d_vocab, (2, 6), generator=torch.Generator().manual_seed(1))
 

@@ -10,39 +10,30 @@ from torch import Tensor
 
 import hookpoints
 from hookpoints import NonInvertibleConversionError
-from hookpoints.examples import TinyGPT, TinyGPTConfig
+from hookpoints.examples import TinyGPT
+from hookpoints.testing import (
+    SMALL_GPT,
+    check_converts_once_per_forward,
+    small_gpt,
+    small_tokens,
+    zero_head,
+    zero_head_columns,
+)
 
-CFG = TinyGPTConfig(n_layers=2, d_model=32, n_heads=2, d_head=16, d_mlp=64, d_vocab=50, n_ctx=16)
+CFG = SMALL_GPT
 Z = "blocks.0.attn.hook_z"  # [batch, pos, head, d_head]
 RESID = "blocks.1.hook_resid_mid"  # [batch, pos, d_model]
 
 
-@pytest.fixture
-def gpt() -> TinyGPT:
-    return TinyGPT(CFG).eval()
+gpt = pytest.fixture(name="gpt")(small_gpt)
+tokens = pytest.fixture(name="tokens")(small_tokens)
 
 
-@pytest.fixture
-def tokens() -> Tensor:
-    return torch.randint(0, CFG.d_vocab, (2, 6), generator=torch.Generator().manual_seed(1))
-
-
-def zero_head_by_hand(head: int) -> Any:
-    def hook(z: Tensor, *, hook: Any) -> Tensor:
-        z = z.clone()
-        z[:, :, head] = 0.0
-        return z
-
-    return hook
+zero_head_by_hand = zero_head
 
 
 def zero_merged_columns(head: int) -> Any:
-    def hook(z: Tensor, *, hook: Any) -> Tensor:
-        z = z.clone()
-        z[..., head * CFG.d_head : (head + 1) * CFG.d_head] = 0.0
-        return z
-
-    return hook
+    return zero_head_columns(head, CFG.d_head)
 
 
 @pytest.mark.parametrize("head", [0, 1])
@@ -102,31 +93,9 @@ def test_reduce_view_reads_but_refuses_edits(gpt: TinyGPT, tokens: Tensor) -> No
 
 
 def test_conversion_runs_once_per_forward_per_point_with_several_hooks(gpt: TinyGPT, tokens: Tensor) -> None:
-    conversion = hookpoints.conversions.create("rearrange", pattern="b p h d -> b p (h d)")
-    calls = {"convert": 0, "revert": 0}
-    convert, revert = conversion.convert, conversion.revert
-
-    def counted_convert(x: Tensor, *context: Any) -> Tensor:
-        calls["convert"] += 1
-        return convert(x, *context)
-
-    def counted_revert(view: Tensor, *context: Any) -> Tensor:
-        calls["revert"] += 1
-        return revert(view, *context)
-
-    conversion.convert, conversion.revert = counted_convert, counted_revert  # type: ignore[method-assign]
-    gpt.hook_dict[Z].enable_reshape(conversion)
-    hooks = [
-        (Z, lambda v, hook: None),
-        (Z, lambda v, hook: v * 2),
-        (Z, lambda v, hook: None),
-        (Z, lambda v, hook: v / 2),
-    ]
-    with gpt.hooks(fwd_hooks=hooks):
-        gpt(tokens)
-        gpt(tokens)
-        gpt(tokens)
-    assert calls == {"convert": 3, "revert": 3}
+    check_converts_once_per_forward(
+        gpt, Z, hookpoints.conversions.create("rearrange", pattern="b p h d -> b p (h d)"), tokens, forwards=3
+    )
 
 
 def _grads(model: TinyGPT, tokens: Tensor, bwd_hooks: list[tuple[str, Any]]) -> dict[str, Tensor]:

@@ -9,25 +9,28 @@ from typing import Any
 import einops
 import pytest
 import torch
-from einops_helpers import (
-    FLOATS,
-    INTS,
-    LAYOUTS,
-    SETTINGS,
-    Example,
-    Index,
-    assert_same,
-    check_edit_and_gradient,
-    check_roundtrip,
-    create,
-    make_tensor,
-    shapes,
-)
 from hypothesis import given
 from hypothesis import strategies as st
 from torch import Tensor
 
+from hookpoints.plugins import conversion_steps
+from hookpoints.testing import (
+    FLOATS,
+    INTS,
+    LAYOUTS,
+    Index,
+    assert_same,
+    check_edit_and_gradient,
+    check_roundtrip,
+    make_tensor,
+    property_settings,
+    shapes,
+)
+from hookpoints.testing import ViewExample as Example
+
 Draw = Callable[[st.SearchStrategy[Any]], Any]
+
+SETTINGS = property_settings()
 
 
 def unravel(flat: int, shape: Sequence[int]) -> Index:
@@ -59,7 +62,9 @@ def split_heads_case(draw: Draw) -> Example:
         *b, i, j = p
         return (*b, i * d + j)
 
-    return Example(create("rearrange", pattern="... (h d) -> ... h d", **lengths), x, to_full, seed=seed)
+    return Example(
+        conversion_steps.create("rearrange", pattern="... (h d) -> ... h d", **lengths), x, to_full, seed=seed
+    )
 
 
 @st.composite
@@ -70,13 +75,20 @@ def merge_heads_case(draw: Draw) -> Example:
     def to_full(q: Index) -> Index:
         return (q[0], q[1], q[2] // d, q[2] % d)
 
-    return Example(create("rearrange", pattern="b p h d -> b p (h d)"), x, to_full, seed=seed)
+    return Example(
+        conversion_steps.create("rearrange", pattern="b p h d -> b p (h d)"), x, to_full, seed=seed
+    )
 
 
 @st.composite
 def permute_case(draw: Draw) -> Example:
     x, seed = draw_input(draw, draw(shapes(min_dims=3, max_dims=3)))
-    return Example(create("rearrange", pattern="b p d -> p d b"), x, lambda q: (q[2], q[0], q[1]), seed=seed)
+    return Example(
+        conversion_steps.create("rearrange", pattern="b p d -> p d b"),
+        x,
+        lambda q: (q[2], q[0], q[1]),
+        seed=seed,
+    )
 
 
 @st.composite
@@ -89,7 +101,9 @@ def regroup_case(draw: Draw) -> Example:
         i, k = q
         return (i * b + k // c, k % c)
 
-    return Example(create("rearrange", pattern="(a b) c -> a (b c)", a=a), x, to_full, seed=seed)
+    return Example(
+        conversion_steps.create("rearrange", pattern="(a b) c -> a (b c)", a=a), x, to_full, seed=seed
+    )
 
 
 @st.composite
@@ -103,14 +117,19 @@ def ellipsis_case(draw: Draw) -> Example:
         flat, b = q
         return (b, *unravel(flat, rest))
 
-    return Example(create("rearrange", pattern="b ... -> (...) b"), x, to_full, seed=seed)
+    return Example(conversion_steps.create("rearrange", pattern="b ... -> (...) b"), x, to_full, seed=seed)
 
 
 @st.composite
 def unit_axes_case(draw: Draw) -> Example:
     b, d = draw(st.integers(1, 4)), draw(st.integers(1, 4))
     x, seed = draw_input(draw, (b, 1, d))
-    return Example(create("rearrange", pattern="b 1 d -> d () b 1"), x, lambda q: (q[2], 0, q[0]), seed=seed)
+    return Example(
+        conversion_steps.create("rearrange", pattern="b 1 d -> d () b 1"),
+        x,
+        lambda q: (q[2], 0, q[0]),
+        seed=seed,
+    )
 
 
 REARRANGE: dict[str, st.SearchStrategy[Example]] = {
@@ -145,19 +164,19 @@ def repeat_case(draw: Draw) -> tuple[Any, Tensor, int, int]:
     r = draw(st.integers(1, 4))
     if kind == "new axis":
         x, seed = draw_input(draw, draw(shapes(min_dims=1, max_dims=3)))
-        return create("repeat", pattern="... d -> ... r d", r=r), x, r, seed
+        return conversion_steps.create("repeat", pattern="... d -> ... r d", r=r), x, r, seed
     if kind == "interleave":
         x, seed = draw_input(draw, draw(shapes(min_dims=2, max_dims=2)))
-        return create("repeat", pattern="b d -> b (d r)", r=r), x, r, seed
+        return conversion_steps.create("repeat", pattern="b d -> b (d r)", r=r), x, r, seed
     if kind == "anonymous":
         x, seed = draw_input(draw, draw(shapes(min_dims=2, max_dims=2)))
-        return create("repeat", pattern="b d -> (r b) d 3", r=r), x, 3 * r, seed
+        return conversion_steps.create("repeat", pattern="b d -> (r b) d 3", r=r), x, 3 * r, seed
     if kind == "ellipsis":
         x, seed = draw_input(draw, draw(shapes(min_dims=1, max_dims=3)))
-        return create("repeat", pattern="b ... -> b (... r)", r=r), x, r, seed
+        return conversion_steps.create("repeat", pattern="b ... -> b (... r)", r=r), x, r, seed
     b, d = draw(st.integers(1, 3)), draw(st.integers(1, 3))
     x, seed = draw_input(draw, (b, 1, d))
-    return create("repeat", pattern="b 1 d -> b r d", r=r), x, r, seed
+    return conversion_steps.create("repeat", pattern="b 1 d -> b r d", r=r), x, r, seed
 
 
 def copies_of(conversion: Any, x: Tensor) -> Tensor:
@@ -231,14 +250,14 @@ def test_repeat_edit_of_one_copy_moves_the_activation_by_its_share(
 
 def test_repeat_mean_is_bit_exact_where_a_plain_mean_is_not() -> None:
     x = torch.randn(1000, dtype=torch.float32, generator=torch.Generator().manual_seed(0)) * 1000
-    step = create("repeat", pattern="n -> n r", r=3)
+    step = conversion_steps.create("repeat", pattern="n -> n r", r=3)
     view = step.convert(x)
     assert not torch.equal(view.mean(-1), x), "premise: a plain float mean of 3 equal copies rounds"
     assert torch.equal(step.revert(view, x), x)
 
 
 def test_repeat_integer_revert_is_the_floor_of_the_mean() -> None:
-    step = create("repeat", pattern="n -> n r", r=4)
+    step = conversion_steps.create("repeat", pattern="n -> n r", r=4)
     x = torch.tensor([10, -10], dtype=torch.int32)
     view = step.convert(x).clone()
     view[:, 0] += 3  # mean moves by 3/4

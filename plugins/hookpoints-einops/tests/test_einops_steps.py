@@ -7,11 +7,11 @@ from typing import Any
 
 import pytest
 import torch
-from einops_helpers import create
 from hookpoints_einops import Rearrange
 
 import hookpoints
 from hookpoints import HookPoint, NonInvertibleConversionError
+from hookpoints.plugins import conversion_steps
 from hookpoints.testing import check_conversion_step
 
 OURS = {"rearrange": True, "repeat": True, "reduce": False}  # name -> invertible
@@ -65,7 +65,7 @@ def test_step_passes_conformance_check(name: str, params: dict[str, Any], shapes
 def test_step_needing_the_original_passes_conformance_check(
     name: str, params: dict[str, Any], shapes: Any
 ) -> None:
-    assert create(name, **params).needs_original
+    assert conversion_steps.create(name, **params).needs_original
     check_conversion_step(name, params=params, shapes=shapes)
 
 
@@ -84,7 +84,7 @@ def test_step_needing_the_original_passes_conformance_check(
 def test_rearrange_knows_when_revert_needs_the_original(
     params: dict[str, Any], shape: tuple[int, ...], needs: bool
 ) -> None:
-    step = create("rearrange", **params)
+    step = conversion_steps.create("rearrange", **params)
     assert step.needs_original is needs
     x = torch.randn(shape)
     view = step.convert(x)
@@ -168,11 +168,11 @@ def test_constructor_errors_say_what_was_expected(
     name: str, params: dict[str, Any], error: type[Exception], message: str
 ) -> None:
     with pytest.raises(error, match=message):
-        create(name, **params)
+        conversion_steps.create(name, **params)
 
 
 def test_revert_checks_the_view_against_the_pattern() -> None:
-    step = create("rearrange", pattern="b p (h d) -> b p h d", h=2)
+    step = conversion_steps.create("rearrange", pattern="b p (h d) -> b p h d", h=2)
     with pytest.raises(
         ValueError, match=r"the edited view has shape \(2, 3\); pattern .* gives 4 dimensions"
     ):
@@ -180,12 +180,14 @@ def test_revert_checks_the_view_against_the_pattern() -> None:
 
 
 def test_reduce_is_read_only() -> None:
-    step = create("reduce", pattern="b p d -> b d", reduction="mean")
+    step = conversion_steps.create("reduce", pattern="b p d -> b d", reduction="mean")
     x = torch.randn(2, 3, 4)
     torch.testing.assert_close(step.convert(x), x.mean(1))
     with pytest.raises(NonInvertibleConversionError, match=r"reduce\('b p d -> b d', 'mean'\) is read-only"):
         step.revert(step.convert(x), x)
-    custom = create("reduce", pattern="b p d -> b", reduction=lambda t, axes: t.amax(dim=axes))
+    custom = conversion_steps.create(
+        "reduce", pattern="b p d -> b", reduction=lambda t, axes: t.amax(dim=axes)
+    )
     assert torch.equal(custom.convert(x), x.amax(dim=(1, 2)))
 
 
@@ -224,8 +226,11 @@ def test_inverse_is_cached_per_shape_without_per_tensor_state() -> None:
 
 
 def test_reprs() -> None:
-    assert repr(create("rearrange", pattern="b (h d) -> b h d", h=2)) == "rearrange('b (h d) -> b h d', h=2)"
-    assert repr(create("reduce", pattern="b d -> b")) == "reduce('b d -> b', 'mean')"
+    assert (
+        repr(conversion_steps.create("rearrange", pattern="b (h d) -> b h d", h=2))
+        == "rearrange('b (h d) -> b h d', h=2)"
+    )
+    assert repr(conversion_steps.create("reduce", pattern="b d -> b")) == "reduce('b d -> b', 'mean')"
 
 
 def test_read_only_descriptor_check() -> None:
@@ -249,4 +254,6 @@ def test_rearrange_claims_a_view_only_without_merges(pattern: str, claims_view: 
     """Only split/permute patterns skip revert for in-place edits (the conformance cases above
     check that the claim holds, editing the view in place on two memory layouts)."""
     lengths = {"h": 2} if "(h d)" in pattern.split("->")[0] else {}
-    assert create("rearrange", pattern=pattern, **lengths).convert_returns_view is claims_view
+    assert (
+        conversion_steps.create("rearrange", pattern=pattern, **lengths).convert_returns_view is claims_view
+    )

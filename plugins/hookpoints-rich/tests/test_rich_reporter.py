@@ -11,25 +11,11 @@ import torch
 from hookpoints_rich import RichReporter, export_html, export_svg
 
 import hookpoints
-from hookpoints import HookedRootModule, HookPoint, build_report, record
-from hookpoints.testing import check_reporter
+from hookpoints import HookPoint, build_report, record
+from hookpoints.testing import ARITH_INPUT, Arith, check_reporter, small_gpt
 
 SNAPSHOTS = Path(__file__).parent / "snapshots"
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
-
-
-class Arith(HookedRootModule):
-    def __init__(self) -> None:
-        super().__init__()
-        self.hook_in = HookPoint()
-        self.block = torch.nn.Module()
-        self.block.hook_mid = HookPoint()
-        self.block.hook_unused = HookPoint()
-        self.hook_out = HookPoint()
-        self.setup()
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.hook_out(self.block.hook_mid(self.hook_in(x) * 2) + 1)
 
 
 def plant_nan(t: torch.Tensor, *, hook: HookPoint) -> torch.Tensor:
@@ -40,7 +26,7 @@ def plant_nan(t: torch.Tensor, *, hook: HookPoint) -> torch.Tensor:
 
 def reports() -> dict[str, hookpoints.reports.data.HookReport]:
     model = Arith()
-    x = torch.tensor([[1.0, 2.0], [3.0, 4.0]])
+    x = ARITH_INPUT
     with torch.no_grad():
         _, clean = model.run_with_cache(x)
         with model.hooks([("block.hook_mid", plant_nan)]):
@@ -114,11 +100,7 @@ def test_report_function_uses_rich_by_default() -> None:
 
 @pytest.mark.parametrize("width", [60, 80, 100, 140])
 def test_tables_are_never_cropped(width: int) -> None:
-    from hookpoints.examples import TinyGPT, TinyGPTConfig
-
-    model = TinyGPT(
-        TinyGPTConfig(n_layers=2, d_model=32, n_heads=2, d_head=16, d_mlp=64, d_vocab=50, n_ctx=16)
-    )
+    model = small_gpt()
     model.add_hook("blocks.0.attn.hook_z", plant_nan)
     with torch.no_grad(), record(model) as run:
         model(torch.randint(0, 50, (1, 6)))

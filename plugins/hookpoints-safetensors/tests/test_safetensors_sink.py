@@ -21,21 +21,20 @@ from hookpoints_safetensors import (
 
 import hookpoints
 from hookpoints import ActivationCache, capture, iter_batches
-from hookpoints.examples import TinyGPT, TinyGPTConfig
-from hookpoints.testing import check_cache_sink
+from hookpoints.examples import TinyGPT
+from hookpoints.testing import SMALL_GPT, check_cache_sink, small_gpt
 
-CFG = TinyGPTConfig(n_layers=2, d_model=32, n_heads=2, d_head=16, d_mlp=64, d_vocab=50, n_ctx=16)
 NAMES = ["blocks.0.hook_resid_post", "blocks.1.hook_resid_post", "blocks.1.attn.hook_pattern"]
 
 
 @pytest.fixture
 def model() -> TinyGPT:
-    return TinyGPT(CFG).eval()
+    return small_gpt()
 
 
 @pytest.fixture
 def data() -> torch.Tensor:
-    return torch.randint(0, CFG.d_vocab, (10, 6), generator=torch.Generator().manual_seed(0))
+    return torch.randint(0, SMALL_GPT.d_vocab, (10, 6), generator=torch.Generator().manual_seed(0))
 
 
 def test_registered_through_entry_point() -> None:
@@ -127,8 +126,8 @@ def test_resume_after_the_process_is_killed(tmp_path: Path) -> None:
     script = textwrap.dedent(
         f"""
         import os, torch, hookpoints
-        from hookpoints.examples import TinyGPT, TinyGPTConfig
-        model = TinyGPT(TinyGPTConfig(n_layers=2, d_model=32, n_heads=2, d_head=16, d_mlp=64, d_vocab=50, n_ctx=16))
+        from hookpoints.testing import small_gpt
+        model = small_gpt()
         data = torch.randint(0, 50, (8, 6), generator=torch.Generator().manual_seed(0))
         seen = []
         def killer(m, batch):
@@ -142,7 +141,7 @@ def test_resume_after_the_process_is_killed(tmp_path: Path) -> None:
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
     assert result.returncode == 9, result.stderr
     assert open_capture(tmp_path, allow_incomplete=True).batches == [0, 1]
-    model = TinyGPT(CFG).eval()
+    model = small_gpt()
     data = torch.randint(0, 50, (8, 6), generator=torch.Generator().manual_seed(0))
     reader = capture(model, list(data.split(2)), NAMES, "safetensors", path=tmp_path, resume=True)
     assert reader.batches == [0, 1, 2, 3]

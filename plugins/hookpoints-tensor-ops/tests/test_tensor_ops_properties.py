@@ -13,22 +13,25 @@ import pytest
 import torch
 from hypothesis import given
 from hypothesis import strategies as st
-from tensor_ops_helpers import (
+from torch import Tensor
+
+from hookpoints.plugins import conversion_steps
+from hookpoints.testing import (
     FLOATS,
     INTS,
     LAYOUTS,
-    SETTINGS,
-    Example,
     Index,
     check_edit_and_gradient,
     check_roundtrip,
-    create,
     make_tensor,
+    property_settings,
     shapes,
 )
-from torch import Tensor
+from hookpoints.testing import ViewExample as Example
 
 Draw = Callable[[st.SearchStrategy[Any]], Any]
+
+SETTINGS = property_settings()
 
 
 def ravel(p: Index, shape: Sequence[int]) -> int:
@@ -61,7 +64,7 @@ def reshape_case(draw: Draw) -> Example:
     shape = draw(shapes())
     x, seed = draw_input(draw, shape, FLOATS + INTS)
     target = draw(st.sampled_from([(-1,), tuple(reversed(shape)), (-1, shape[-1]), (shape[0], -1, 1)]))
-    conversion = create("reshape", shape=target)
+    conversion = conversion_steps.create("reshape", shape=target)
     view_shape = conversion.convert(x).shape
     return Example(conversion, x, lambda p: unravel(ravel(p, view_shape), shape), seed=seed)
 
@@ -76,7 +79,7 @@ def split_heads_case(draw: Draw) -> Example:
         *b, h, j = p
         return (*b, h * d_head + j)
 
-    return Example(create("split_heads", n_heads=n_heads), x, to_full, seed=seed)
+    return Example(conversion_steps.create("split_heads", n_heads=n_heads), x, to_full, seed=seed)
 
 
 @st.composite
@@ -90,7 +93,7 @@ def merge_heads_case(draw: Draw) -> Example:
         *b, c = p
         return (*b, c // d_head, c % d_head)
 
-    return Example(create("merge_heads", **params), x, to_full, seed=seed)
+    return Example(conversion_steps.create("merge_heads", **params), x, to_full, seed=seed)
 
 
 @st.composite
@@ -108,7 +111,7 @@ def permute_case(draw: Draw) -> Example:
             q[d] = p[k]
         return tuple(q)
 
-    return Example(create("permute", dims=dims), x, to_full, seed=seed)
+    return Example(conversion_steps.create("permute", dims=dims), x, to_full, seed=seed)
 
 
 @st.composite
@@ -124,7 +127,7 @@ def transpose_case(draw: Draw) -> Example:
         q[a], q[b] = p[b], p[a]
         return tuple(q)
 
-    return Example(create("transpose", dim0=dim0, dim1=dim1), x, to_full, seed=seed)
+    return Example(conversion_steps.create("transpose", dim0=dim0, dim1=dim1), x, to_full, seed=seed)
 
 
 @st.composite
@@ -144,7 +147,7 @@ def select_chunk_case(draw: Draw) -> Example:
         q[dim % n] += index * size
         return tuple(q)
 
-    conversion = create(
+    conversion = conversion_steps.create(
         "select_chunk", index=index - chunks if negative_index else index, chunks=chunks, dim=dim
     )
     return Example(conversion, x, to_full, seed=seed)
@@ -195,7 +198,7 @@ def arithmetic_case(draw: Draw, op: str) -> Example:
             if integer
             else (lambda t, q: t * _at(value, shape, q))
         )
-    return Example(create(op, value=value), x, fwd=fwd, inv=inv, seed=seed)
+    return Example(conversion_steps.create(op, value=value), x, fwd=fwd, inv=inv, seed=seed)
 
 
 @st.composite
@@ -207,7 +210,7 @@ def cast_case(draw: Draw) -> Example:
     target = draw(st.sampled_from([name, getattr(torch, name)]))
     dtype = getattr(torch, name)
     return Example(
-        create("cast", dtype=target),
+        conversion_steps.create("cast", dtype=target),
         x,
         fwd=lambda t, q: t.to(dtype),
         inv=lambda t, q: t.to(x.dtype),
@@ -229,7 +232,7 @@ def chain_qkv_case(draw: Draw) -> Example:
         *b, h, j = p
         return (*b, index * n_heads * d_head + h * d_head + j)
 
-    return Example(create("chain", steps=steps), x, to_full, seed=seed)
+    return Example(conversion_steps.create("chain", steps=steps), x, to_full, seed=seed)
 
 
 @st.composite
@@ -238,13 +241,13 @@ def chain_heads_first_case(draw: Draw) -> Example:
     batch = draw(shapes(min_dims=1, max_dims=3))
     n_heads, d_head = draw(st.integers(1, 3)), draw(st.integers(1, 3))
     x, seed = draw_input(draw, (*batch, n_heads * d_head), FLOATS + INTS)
-    steps = [create("split_heads", n_heads=n_heads), ("transpose", {"dim0": -3, "dim1": -2})]
+    steps = [conversion_steps.create("split_heads", n_heads=n_heads), ("transpose", {"dim0": -3, "dim1": -2})]
 
     def to_full(p: Index) -> Index:
         *b, h, pos, j = p
         return (*b, pos, h * d_head + j)
 
-    return Example(create("chain", steps=steps), x, to_full, seed=seed)
+    return Example(conversion_steps.create("chain", steps=steps), x, to_full, seed=seed)
 
 
 @st.composite
@@ -254,7 +257,7 @@ def chain_values_case(draw: Draw) -> Example:
     x, seed = draw_input(draw, shape, FLOATS + INTS, grid=True)
     steps = [("cast", {"dtype": torch.float64}), ("mul", {"value": 2.0}), ("reshape", {"shape": (-1,)})]
     return Example(
-        create("chain", steps=steps),
+        conversion_steps.create("chain", steps=steps),
         x,
         to_full=lambda p: unravel(p[0], shape),
         fwd=lambda t, q: t.to(torch.float64) * 2,
@@ -272,7 +275,9 @@ def callable_pair_case(draw: Draw) -> Example:
     def to_full(p: Index) -> Index:
         return (*p[:-1], last - 1 - p[-1])
 
-    pair = create("callable_pair", convert_fn=lambda t: t.flip(-1), revert_fn=lambda v: v.flip(-1))
+    pair = conversion_steps.create(
+        "callable_pair", convert_fn=lambda t: t.flip(-1), revert_fn=lambda v: v.flip(-1)
+    )
     return Example(pair, x, to_full, seed=seed)
 
 
@@ -282,7 +287,7 @@ def callable_pair_partial_case(draw: Draw) -> Example:
     shape = draw(shapes())
     x, seed = draw_input(draw, shape, FLOATS + INTS)
     k = draw(st.integers(1, shape[-1]))
-    pair = create(
+    pair = conversion_steps.create(
         "callable_pair",
         convert_fn=lambda t: t[..., :k],
         revert_fn=lambda v, original: torch.cat([v, original[..., k:]], dim=-1),

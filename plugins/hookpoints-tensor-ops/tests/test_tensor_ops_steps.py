@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 import torch
 from hookpoints_tensor_ops import Chain, SplitHeads
-from tensor_ops_helpers import create
 
 import hookpoints
 from hookpoints import BaseTensorConversion, HookPoint, NonInvertibleConversionError
+from hookpoints.plugins import conversion_steps
 from hookpoints.testing import check_conversion_step
 
 OURS = (
@@ -121,7 +121,7 @@ def test_step_needing_the_original_passes_conformance_check(
 def test_only_steps_whose_convert_is_always_a_view_claim_it() -> None:
     """The claim lets a hook point skip revert for in-place edits; conformance checks it holds."""
     claims = {
-        name: bool(getattr(create(name, **params), "convert_returns_view", False))
+        name: bool(getattr(conversion_steps.create(name, **params), "convert_returns_view", False))
         for name, params in [
             ("split_heads", {"n_heads": 2}),
             ("permute", {"dims": (1, 0)}),
@@ -141,8 +141,10 @@ def test_only_steps_whose_convert_is_always_a_view_claim_it() -> None:
         "select_chunk",
     }
     views = [("split_heads", {"n_heads": 2}), ("transpose", {})]
-    assert create("chain", steps=views).convert_returns_view
-    assert not create("chain", steps=[*views, ("reshape", {"shape": (-1,)})]).convert_returns_view
+    assert conversion_steps.create("chain", steps=views).convert_returns_view
+    assert not conversion_steps.create(
+        "chain", steps=[*views, ("reshape", {"shape": (-1,)})]
+    ).convert_returns_view
 
 
 def test_select_chunk_passes_conformance_check() -> None:
@@ -168,7 +170,7 @@ def test_read_only_instances_pass_the_read_only_check(params: dict[str, Any]) ->
     name = "callable_pair" if "convert_fn" in params else "chain"
     descriptor = dataclasses.replace(hookpoints.conversions.get(name), invertible=False)
     check_conversion_step(descriptor, params=params)
-    assert create(name, **params).invertible is False
+    assert conversion_steps.create(name, **params).invertible is False
 
 
 # ---------------------------------------------------------------------------- constructor errors
@@ -257,7 +259,7 @@ def test_constructor_errors_say_what_was_expected(
     name: str, params: dict[str, Any], error: type[Exception], message: str
 ) -> None:
     with pytest.raises(error, match=message):
-        create(name, **params)
+        conversion_steps.create(name, **params)
 
 
 CALL_ERRORS: list[tuple[str, dict[str, Any], tuple[int, ...], str]] = [
@@ -311,7 +313,7 @@ def test_convert_errors_say_what_was_expected(
     name: str, params: dict[str, Any], shape: tuple[int, ...], message: str
 ) -> None:
     with pytest.raises(ValueError, match=message):
-        create(name, **params).convert(torch.zeros(shape))
+        conversion_steps.create(name, **params).convert(torch.zeros(shape))
 
 
 @pytest.mark.parametrize(
@@ -324,14 +326,14 @@ def test_convert_errors_say_what_was_expected(
     ],
 )
 def test_revert_without_the_original_says_it_needs_it(name: str, params: dict[str, Any]) -> None:
-    conversion = create(name, **params)
+    conversion = conversion_steps.create(name, **params)
     view = conversion.convert(torch.zeros(2, 4, 2))
     with pytest.raises(TypeError, match=rf"{name}: revert needs .*original"):
         conversion.revert(view)
 
 
 def test_revert_checks_the_edited_view_against_the_original() -> None:
-    chunk = create("select_chunk", index=1, chunks=2)
+    chunk = conversion_steps.create("select_chunk", index=1, chunks=2)
     with pytest.raises(
         ValueError,
         match=r"the edited chunk has shape \(2, 3\); chunk 1 of 2 along dim -1 of \(2, 4\) has shape "
@@ -341,14 +343,14 @@ def test_revert_checks_the_edited_view_against_the_original() -> None:
     with pytest.raises(
         ValueError, match=r"split_heads: revert expected a view \[\.\.\., n_heads=2, d_head\]"
     ):
-        create("split_heads", n_heads=2).revert(torch.zeros(3, 4))
+        conversion_steps.create("split_heads", n_heads=2).revert(torch.zeros(3, 4))
 
 
 # ---------------------------------------------------------------------------- semantics
 def test_select_chunk_writes_back_out_of_place() -> None:
     qkv = torch.arange(12.0).reshape(2, 6)
     before = qkv.clone()
-    chunk = create("select_chunk", index=1, chunks=3)
+    chunk = conversion_steps.create("select_chunk", index=1, chunks=3)
     out = chunk.revert(chunk.convert(qkv) * 0, qkv)
     assert torch.equal(qkv, before), "the original must not be modified"
     assert torch.equal(out, torch.tensor([[0.0, 1, 0, 0, 4, 5], [6, 7, 0, 0, 10, 11]]))
@@ -357,7 +359,7 @@ def test_select_chunk_writes_back_out_of_place() -> None:
 def test_arithmetic_revert_restores_integer_dtype() -> None:
     x = torch.arange(-5, 5)
     for name, value in [("add", 0.5), ("div", 3), ("mul", 0.5)]:
-        step = create(name, value=value)
+        step = conversion_steps.create(name, value=value)
         view = step.convert(x)
         assert view.is_floating_point()
         back = step.revert(view, x)
@@ -365,7 +367,7 @@ def test_arithmetic_revert_restores_integer_dtype() -> None:
 
 
 def test_cast_revert_follows_the_original_not_the_last_input() -> None:
-    cast = create("cast", dtype=torch.float64)
+    cast = conversion_steps.create("cast", dtype=torch.float64)
     a, b = torch.ones(3, dtype=torch.bfloat16), torch.ones(3, dtype=torch.float32)
     view_a = cast.convert(a)
     cast.convert(b)  # no state: converting another tensor in between changes nothing
@@ -373,7 +375,7 @@ def test_cast_revert_follows_the_original_not_the_last_input() -> None:
 
 
 def test_chain_keeps_no_state_between_calls() -> None:
-    chain = create(
+    chain = conversion_steps.create(
         "chain", steps=[("select_chunk", {"index": 1, "chunks": 2}), ("cast", {"dtype": torch.float64})]
     )
     x1, x2 = torch.arange(4.0), torch.arange(10.0, 16.0, dtype=torch.bfloat16)
@@ -417,15 +419,15 @@ def test_chain_with_tl_style_steps_and_nested_chains() -> None:
         def handle_revert(self, x: torch.Tensor, *full_context: Any) -> torch.Tensor:
             return x.flip(0)
 
-    inner = create("chain", steps=[Doubler(), "identity"])
-    chain = create("chain", steps=[inner, TLStyle(), ("split_heads", {"n_heads": 2})])
+    inner = conversion_steps.create("chain", steps=[Doubler(), "identity"])
+    chain = conversion_steps.create("chain", steps=[inner, TLStyle(), ("split_heads", {"n_heads": 2})])
     x = torch.arange(8.0).reshape(2, 4)
     assert torch.equal(chain.convert(x), (x * 2).flip(0).unflatten(-1, (2, 2)))
     assert torch.equal(chain.revert(chain.convert(x), x), x)
 
 
 def test_read_only_chain_reads_but_refuses_edits() -> None:
-    chain = create(
+    chain = conversion_steps.create(
         "chain", steps=[("split_heads", {"n_heads": 2}), ("callable_pair", {"convert_fn": torch.relu})]
     )
     assert chain.invertible is False
@@ -441,14 +443,16 @@ def test_read_only_chain_reads_but_refuses_edits() -> None:
 
 
 def test_callable_pair_without_revert_fn_is_read_only() -> None:
-    pair = create("callable_pair", convert_fn=torch.relu)
+    pair = conversion_steps.create("callable_pair", convert_fn=torch.relu)
     assert pair.invertible is False
     with pytest.raises(NonInvertibleConversionError, match="callable_pair was built without revert_fn"):
         pair.revert(torch.ones(2))
 
 
 def test_callable_pair_revert_fn_needing_the_original() -> None:
-    pair = create("callable_pair", convert_fn=lambda x: x[:2], revert_fn=lambda v, o: torch.cat([v, o[2:]]))
+    pair = conversion_steps.create(
+        "callable_pair", convert_fn=lambda x: x[:2], revert_fn=lambda v, o: torch.cat([v, o[2:]])
+    )
     with pytest.raises(TypeError, match=r"callable_pair: revert_fn takes \(view, original\) but no original"):
         pair.revert(torch.ones(2))
 
@@ -463,6 +467,12 @@ def test_enable_reshape_by_name_and_bad_params() -> None:
 
 
 def test_reprs_name_the_step_and_its_params() -> None:
-    assert repr(create("split_heads", n_heads=4)) == "split_heads(n_heads=4)"
-    assert repr(create("select_chunk", index=-1, chunks=3)) == "select_chunk(index=2, chunks=3, dim=-1)"
-    assert repr(create("chain", steps=[("transpose", {})])) == "chain(steps=[transpose(dim0=-2, dim1=-1)])"
+    assert repr(conversion_steps.create("split_heads", n_heads=4)) == "split_heads(n_heads=4)"
+    assert (
+        repr(conversion_steps.create("select_chunk", index=-1, chunks=3))
+        == "select_chunk(index=2, chunks=3, dim=-1)"
+    )
+    assert (
+        repr(conversion_steps.create("chain", steps=[("transpose", {})]))
+        == "chain(steps=[transpose(dim0=-2, dim1=-1)])"
+    )

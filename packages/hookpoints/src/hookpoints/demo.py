@@ -55,9 +55,3 @@ def run_demo(
             report(model, run=run, compare=(clean, patched), reporter=reporter, width=width, color=color)
         )
     return "\n".join(out)
-
-
-def main() -> None:
-    import sys
-
-    print(run_demo(color=sys.stdout.isatty()))

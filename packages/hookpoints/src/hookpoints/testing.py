@@ -1,4 +1,4 @@
-"""Conformance checks for plugin authors: call them from your plugin's own tests.
+"""Conformance checks and shared fixtures for plugin authors: call them from your plugin's tests.
 
 Each check raises ``AssertionError`` with a message that names the contribution and what
 was expected, and returns nothing on success::
@@ -27,6 +27,7 @@ from .core.conversion_protocol import revert_accepts_original
 from .core.hook_point import HookPoint
 from .core.root import HookedRootModule
 from .errors import NonInvertibleConversionError
+from .examples import TinyGPT, TinyGPTConfig
 from .extension_points import AliasScheme, CacheSink, ConversionStep, Reporter
 
 DEFAULT_SHAPES: tuple[tuple[int, ...], ...] = ((2, 3, 8), (1, 5, 4, 8), (4, 8))
@@ -407,3 +408,116 @@ def check_edit_and_gradient(ex: ViewExample) -> None:
     (edit_by_hand(ex, leaf_b, where) * weight).sum().backward()  # type: ignore[no-untyped-call]
     assert leaf_a.grad is not None and leaf_b.grad is not None
     assert_same(leaf_a.grad, leaf_b.grad, f"{conversion!r}: gradient through the edited view")
+
+
+def property_settings(max_examples: int = 60) -> Any:
+    """hypothesis settings for conversion-step property tests (needs ``hypothesis``).
+
+    Also loads the plugins now, so that the first registry use does not land inside a draw
+    (where it would count against hypothesis's deadline and health checks).
+    """
+    from hypothesis import HealthCheck, settings
+
+    from .registries import CONVERSIONS
+
+    CONVERSIONS.available()
+    return settings(max_examples=max_examples, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+# ------------------------------------------------------------------ shared models
+# The fixtures every distribution's tests build on, so that each is written once.
+
+#: A TinyGPT small enough for tests: 2 layers, d_model 32, 2 heads of 16, vocabulary 50.
+SMALL_GPT = TinyGPTConfig(n_layers=2, d_model=32, n_heads=2, d_head=16, d_mlp=64, d_vocab=50, n_ctx=16)
+
+
+def small_gpt(**overrides: Any) -> TinyGPT:
+    """A :data:`SMALL_GPT` TinyGPT (``overrides`` replace config fields), in eval mode."""
+    return TinyGPT(dataclasses.replace(SMALL_GPT, **overrides)).eval()
+
+
+def small_tokens(batch: int = 2, pos: int = 6, seed: int = 1, d_vocab: int = SMALL_GPT.d_vocab) -> Tensor:
+    """Token ids for :func:`small_gpt`, the same for a given seed."""
+    return torch.randint(0, d_vocab, (batch, pos), generator=torch.Generator().manual_seed(seed))
+
+
+def zero_head(head: int) -> Callable[..., Tensor]:
+    """A hook zeroing one head of a per-head ``[batch, pos, head, d_head]`` activation (on a copy)."""
+
+    def hook(z: Tensor, *, hook: Any) -> Tensor:
+        z = z.clone()
+        z[:, :, head] = 0.0
+        return z
+
+    return hook
+
+
+def zero_head_columns(head: int, d_head: int) -> Callable[..., Tensor]:
+    """The same edit on the merged ``[batch, pos, head * d_head]`` layout (on a copy)."""
+
+    def hook(z: Tensor, *, hook: Any) -> Tensor:
+        z = z.clone()
+        z[..., head * d_head : (head + 1) * d_head] = 0.0
+        return z
+
+    return hook
+
+
+class Arith(HookedRootModule):
+    """x -> hook_in -> *2 -> block.hook_mid -> +1 -> hook_out; ``block.hook_unused`` never fires.
+
+    Every statistic of :data:`ARITH_INPUT` through it is exactly representable, so reports of
+    it can be compared with snapshots.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.hook_in = HookPoint()
+        self.block = nn.Module()
+        self.block.hook_mid = HookPoint()
+        self.block.hook_unused = HookPoint()
+        self.hook_out = HookPoint()
+        self.setup()
+
+    def forward(self, x: Tensor) -> Tensor:
+        mid: HookPoint = self.block.hook_mid  # type: ignore[assignment]
+        return self.hook_out(mid(self.hook_in(x) * 2) + 1)
+
+
+ARITH_INPUT = torch.tensor([[1.0, 2.0], [3.0, 4.0]])
+
+
+def check_converts_once_per_forward(
+    model: HookedRootModule, point: str, conversion: Any, inputs: Any, forwards: int = 2
+) -> None:
+    """With several hooks on ``point`` (two editing), ``conversion`` converts and reverts once per forward.
+
+    ``conversion`` is installed on the point (``enable_reshape``) with its ``convert`` and
+    ``revert`` counted; the model runs ``forwards`` times on ``inputs``.
+    """
+    calls = {"convert": 0, "revert": 0}
+    convert, revert = conversion.convert, conversion.revert
+
+    def counted_convert(x: Tensor, *context: Any) -> Any:
+        calls["convert"] += 1
+        return convert(x, *context)
+
+    def counted_revert(view: Tensor, *context: Any) -> Any:
+        calls["revert"] += 1
+        return revert(view, *context)
+
+    conversion.convert, conversion.revert = counted_convert, counted_revert
+    model.hook_dict[point].enable_reshape(conversion)
+    hooks = [
+        (point, lambda v, hook: None),
+        (point, lambda v, hook: v * 2),
+        (point, lambda v, hook: None),
+        (point, lambda v, hook: v / 2),
+    ]
+    with model.hooks(fwd_hooks=hooks):
+        for _ in range(forwards):
+            model(inputs)
+    expected = {"convert": forwards, "revert": forwards}
+    assert calls == expected, (
+        f"{conversion!r} on {point!r}: {calls} over {forwards} forwards, expected {expected}"
+    )

@@ -1,3 +1,3 @@
-"""hookpoints-template: a plugin contributing one conversion step, alias scheme and reporter."""
+"""hookpoints-template: a plugin contributing one conversion step, alias scheme, reporter and sink."""
 
 __version__ = "0.1.0"

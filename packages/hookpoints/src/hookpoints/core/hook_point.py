@@ -646,20 +646,6 @@ class HookPoint(nn.Module):
         elif name == "hook_conversion":  # also when set directly, TransformerLens-style
             self._derive_conversion_flags(value)
 
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        super().__setstate__(state)  # type: ignore[no-untyped-call]
-        d = self.__dict__
-        # Pickles from older versions: derived state is rebuilt, not trusted.
-        d.setdefault("_runner_handles", ())
-        d.setdefault("_listener", d.pop("_on_change", None))
-        d.setdefault("_calls_scoped", {})
-        d.setdefault("_calls_global", _NO_CALLS)
-        for old in ("_slow", "_torch_slow", "_fwd_calls", "_bwd_calls"):
-            d.pop(old, None)
-        self._derive_conversion_flags(d.get("hook_conversion"))
-        with REGISTRATION_LOCK:
-            self._rebuild()
-
     def _derive_conversion_flags(self, conversion: Any) -> None:
         """Read once per assignment what dispatch needs to know about ``hook_conversion``."""
         d = self.__dict__

@@ -30,10 +30,6 @@ class NameSelector:
     predicate: Callable[[str], bool] | None = None
     ordered: tuple[str, ...] = ()
 
-    @property
-    def selects_all(self) -> bool:
-        return self.names is None and self.predicate is None
-
     def __call__(self, name: str) -> bool:
         if self.names is not None:
             return name in self.names
