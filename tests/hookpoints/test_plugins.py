@@ -290,3 +290,26 @@ def test_bad_parameters_error_lists_the_derived_parameters(in_process: str) -> N
         match=r"conversion step 'same' rejected parameters \['filter'\].*expected: input_filter, output",
     ):
         hookpoints.conversions.create("same", filter=abs)
+
+
+@pytest.mark.parametrize(
+    ("code", "distribution"),
+    [
+        ("hookpoints.ActivationCache({'a': torch.ones(2)}).save('c.safetensors')", "hookpoints-safetensors"),
+        ("hookpoints.HookPoint().enable_reshape('rearrange')", "hookpoints-einops"),
+        ("hookpoints.registries.REPORTERS.get('rich')", "hookpoints-rich"),
+    ],
+)
+def test_first_party_name_without_its_plugin_says_what_to_install(
+    site: Path, code: str, distribution: str
+) -> None:
+    script = (
+        "import torch, hookpoints, hookpoints.registries\n"
+        f"try:\n    {code}\n"
+        "except ImportError as exc:\n    print(type(exc).__name__, exc)\n"
+    )
+    result = run(site, script, HOOKPOINTS_LOAD_PLUGINS="")  # only the builtins, as core installed alone
+    assert result.returncode == 0, result.stderr
+    assert (
+        result.stdout.startswith("PluginNotInstalledError") and f"pip install {distribution}" in result.stdout
+    )

@@ -21,9 +21,8 @@ import warnings
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
-from . import registries as _registries
+from . import _host_link
 from ._version import __version__
-from .conversions.base import BaseTensorConversion, IdentityConversion, TensorConversion
 from .core.cache import ActivationCache
 from .core.handles import LensHandle, LensHandleGroup
 from .core.hook_point import AliasedHookPoint, HookPoint
@@ -38,6 +37,7 @@ from .errors import HookNameError, HookShapeError, NonInvertibleConversionError
 if TYPE_CHECKING:  # what the lazy names below resolve to, for type checkers
     from .attached import attach
     from .capturing.loop import capture, iter_batches
+    from .conversions.base import BaseTensorConversion, IdentityConversion, TensorConversion
     from .examples import TinyGPT, TinyGPTConfig
     from .plugins.hookspecs import hookimpl
     from .reports.data import build_report, compare_caches
@@ -97,10 +97,13 @@ class _PluginHostOnDemand:
         return list(self._host().contributions(hook_name, descriptor_type))
 
 
-_registries.set_contribution_source(_PluginHostOnDemand())
+_host_link.contribution_source = _PluginHostOnDemand()
 
 # Functions of the layers above core, imported on first attribute access.
 _LAZY = {
+    "BaseTensorConversion": ("hookpoints.conversions.base", "BaseTensorConversion"),
+    "IdentityConversion": ("hookpoints.conversions.base", "IdentityConversion"),
+    "TensorConversion": ("hookpoints.conversions.base", "TensorConversion"),
     "attach": ("hookpoints.attached", "attach"),
     "capture": ("hookpoints.capturing.loop", "capture"),
     "iter_batches": ("hookpoints.capturing.loop", "iter_batches"),

@@ -78,3 +78,11 @@ class UnknownNameError(KeyError, ValueError):
 
     def __str__(self) -> str:
         return self.message
+
+
+class PluginNotInstalledError(UnknownNameError, ImportError):
+    """The name belongs to a first-party plugin that is not installed; the message says which."""
+
+    def __init__(self, message: str, distribution: str) -> None:
+        super().__init__(message)
+        self.distribution = distribution

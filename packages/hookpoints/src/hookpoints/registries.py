@@ -9,8 +9,9 @@ broken plugins, so a plugin that failed to load never surfaces as a bare "unknow
 Registries sit below every layer that looks things up by name (``enable_reshape("name")``,
 ``run_with_cache(sink="name")``, ``attach(aliases="name")``, ``report(reporter="name")``);
 the plugin host that finds the contributions sits above them all. The host is handed to the
-registries as a :class:`ContributionSource` (``hookpoints/__init__.py`` does, importing the
-host only when a registry is first asked), so nothing here imports it.
+registries as a :class:`ContributionSource` through ``hookpoints._host_link`` (set by
+``hookpoints/__init__.py``; the host is imported when a registry is first asked), so nothing
+here imports it.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Generic, Protocol, TypeVar
 
-from .errors import DuplicateNameError, PluginError, UnknownNameError, close_matches
+from . import _host_link
+from .errors import DuplicateNameError, PluginError, PluginNotInstalledError, UnknownNameError, close_matches
 from .extension_points import (
     ActivationSink,
     AliasScheme,
@@ -31,6 +33,20 @@ from .extension_points import (
 
 D = TypeVar("D")
 BUILTIN = "hookpoints.builtins"
+
+#: (kind, name) -> the first-party distribution that contributes it, so that asking for one
+#: that is not installed says what to install instead of only "unknown name".
+FIRST_PARTY: Mapping[tuple[str, str], str] = {
+    ("cache format", "safetensors"): "hookpoints-safetensors",
+    ("cache sink", "safetensors"): "hookpoints-safetensors",
+    ("reporter", "rich"): "hookpoints-rich",
+    ("alias scheme", "transformerlens"): "hookpoints-aliases-transformerlens",
+    **{("conversion step", n): "hookpoints-einops" for n in ("rearrange", "repeat", "reduce")},
+    **{
+        ("conversion step", n): "hookpoints-tensor-ops"
+        for n in ("reshape", "split_heads", "merge_heads", "permute", "transpose", "select_chunk")
+    },
+}
 
 
 @dataclass(frozen=True)
@@ -70,19 +86,11 @@ class ContributionSource(Protocol):
         """Every valid descriptor the plugins return from the hookspec ``hook_name``."""
 
 
-_SOURCE: ContributionSource | None = None
-
-
-def set_contribution_source(source: ContributionSource) -> None:
-    """Tell every registry where contributions come from (the plugin host)."""
-    global _SOURCE
-    _SOURCE = source
-
-
 def _source() -> ContributionSource:
-    if _SOURCE is None:
+    source: ContributionSource | None = _host_link.contribution_source
+    if source is None:
         raise PluginError("hookpoints' plugin host is not connected (import hookpoints first)")
-    return _SOURCE
+    return source
 
 
 class Registry(Generic[D]):
@@ -128,6 +136,12 @@ class Registry(Generic[D]):
             return contribution.descriptor  # type: ignore[no-any-return]
         installed = ", ".join(sorted(table)) or "none"
         message = f"no {self.kind} named {name!r}; installed: {installed}"
+        distribution = FIRST_PARTY.get((self.kind, name))
+        if distribution is not None:
+            raise PluginNotInstalledError(
+                f"{message}; {name!r} comes with the plugin {distribution}: pip install {distribution}",
+                distribution,
+            )
         matches = close_matches(name, table)
         if matches:
             message += f"; did you mean {', '.join(repr(m) for m in matches)}?"

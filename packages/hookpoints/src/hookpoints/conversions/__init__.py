@@ -7,15 +7,20 @@ their registry's front door: ``hookpoints.conversions.create("split_heads", n_he
 
 from __future__ import annotations
 
-from ..registries import CONVERSIONS
+from typing import Any
+
 from .base import BaseTensorConversion, ChainConversion, IdentityConversion, TensorConversion
 
-registry = CONVERSIONS
 
-available = registry.available
-get = registry.get
-create = registry.create
-source = registry.source
+def __getattr__(name: str) -> Any:
+    # The registry's front door, bound on first use: ``import hookpoints`` imports the base
+    # classes from here and must not build the registries.
+    if name in ("registry", "available", "get", "create", "source"):
+        from ..registries import CONVERSIONS
+
+        return CONVERSIONS if name == "registry" else getattr(CONVERSIONS, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "BaseTensorConversion",
