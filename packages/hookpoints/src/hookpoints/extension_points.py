@@ -162,7 +162,7 @@ class AliasScheme:
 
 @runtime_checkable
 class HookReporter(Protocol):
-    """What a reporter factory returns: a renderer of :class:`~hookpoints.report_data.HookReport`.
+    """What a reporter factory returns: a renderer of :class:`~hookpoints.reports.data.HookReport`.
 
     ``render`` must keep every line within ``width`` characters (ANSI codes excluded) and
     emit colour only when ``color`` is true.

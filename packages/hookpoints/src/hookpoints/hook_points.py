@@ -1,6 +1,6 @@
 """TransformerLens's module path: ``from hookpoints.hook_points import HookPoint``.
 
-``HookedRootModule`` lives in :mod:`hookpoints.root`; importing it from here still works
+``HookedRootModule`` lives in :mod:`hookpoints.core.root` (import it from ``hookpoints``); importing it from here still works
 for one release, with a DeprecationWarning (as TransformerLens 3 does).
 """
 

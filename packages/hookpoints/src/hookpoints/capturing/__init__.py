@@ -2,7 +2,7 @@
 
 ``loop`` runs the batches (:func:`capture`); ``sinks`` holds the core's sinks (memory, cpu
 offload, reduce, callback) and the sink registry's front door (``hookpoints.capturing.sinks``,
-also ``hookpoints.sinks``).
+also ``hookpoints.capturing.sinks``).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Cache sinks by name (``hookpoints.sinks.create("reduce")``) and the core's own sinks.
+"""Cache sinks by name (``hookpoints.capturing.sinks.create("reduce")``) and the core's own sinks.
 
 Where captured activations go is an extension point: keep them in memory (the default, what
 ``run_with_cache`` always did), offload them to host memory without stalling the GPU,

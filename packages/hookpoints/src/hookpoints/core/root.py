@@ -460,7 +460,7 @@ class HookedRootModule(HookIntrospectionMixin, nn.Module):
 
         ``device`` moves cached tensors (never the model). With ``incl_bwd`` the output must be
         a scalar: ``backward()`` is called on it and gradients are cached as ``<name>_grad``.
-        ``sink`` (a sink name or object, see :mod:`hookpoints.sinks`) sends activations there
+        ``sink`` (a sink name or object, see :mod:`hookpoints.capturing.sinks`) sends activations there
         instead; the second value returned is then what the sink's ``finalize`` returns.
         """
         if sink is not None:

@@ -73,7 +73,7 @@ def hookpoints_alias_schemes() -> Iterable[AliasScheme]:
 
 @hookspec
 def hookpoints_reporters() -> Iterable[Reporter]:
-    """Contribute reporters: renderings of a :class:`~hookpoints.report_data.HookReport`.
+    """Contribute reporters: renderings of a :class:`~hookpoints.reports.data.HookReport`.
 
     A reporter renders data the core collected (inventory, activations, comparison); it
     never walks the model. Lines must fit ``width``; colour only when ``color`` is true.

@@ -1,6 +1,6 @@
 """The core reporters (``text``, ``json``) and :func:`report`, the one call people use.
 
-Reporters render a :class:`~hookpoints.report_data.HookReport`; they never walk models.
+Reporters render a :class:`~hookpoints.reports.data.HookReport`; they never walk models.
 ``text`` needs nothing beyond the core and fits any width; ``json`` follows
 ``report.schema.json`` (``hookpoints.report/1``), stable for tools.
 """
