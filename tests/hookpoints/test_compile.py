@@ -84,3 +84,68 @@ def test_hooks_through_conversions_compile_without_graph_breaks(gpt: TinyGPT, to
     assert torch.allclose(compiled, eager, atol=1e-6)
     assert not torch.allclose(eager, plain), "the hooks must change the output"
     torch._dynamo.reset()
+
+
+def test_scoped_hooks_compile_without_graph_breaks_and_later_hooks_fire(
+    gpt: TinyGPT, tokens: torch.Tensor
+) -> None:
+    """Inside a hooks() block (the per-context path) and for hooks added after compiling."""
+    torch._dynamo.reset()
+    seen: list[str] = []
+
+    def halve(t: torch.Tensor, *, hook: object) -> torch.Tensor:
+        seen.append(hook.name)  # type: ignore[attr-defined]
+        return t * 0.5
+
+    compiled = torch.compile(gpt, backend="aot_eager")
+    with torch.no_grad():
+        plain = gpt(tokens)
+        assert torch.allclose(compiled(tokens), plain, atol=1e-6)
+        with gpt.hooks(fwd_hooks=[("blocks.0.hook_resid_mid", halve)]):
+            explanation = torch._dynamo.explain(gpt)(tokens)
+            assert explanation.graph_break_count == 0, explanation.break_reasons
+            eager = gpt(tokens)
+            seen.clear()
+            patched = compiled(tokens)  # hooks added after compiling fire
+        assert seen == ["blocks.0.hook_resid_mid"]
+        assert torch.allclose(patched, eager, atol=1e-6) and not torch.allclose(patched, plain)
+        assert torch.allclose(compiled(tokens), plain, atol=1e-6)  # and are gone after the block
+    torch._dynamo.reset()
+
+
+def test_compiled_forwards_in_two_threads_see_only_their_own_scoped_hooks(
+    gpt: TinyGPT, tokens: torch.Tensor
+) -> None:
+    import threading
+
+    torch._dynamo.reset()
+    compiled = torch.compile(gpt, backend="aot_eager")
+
+    def halve(t: torch.Tensor, *, hook: object) -> torch.Tensor:
+        return t * 0.5
+
+    with torch.no_grad():
+        plain = gpt(tokens)
+        patched = gpt.run_with_hooks(tokens, fwd_hooks=[("blocks.0.hook_resid_mid", halve)])
+    opened, done = threading.Event(), threading.Event()
+    results: dict[str, bool] = {}
+
+    def patcher() -> None:
+        with torch.no_grad(), gpt.hooks(fwd_hooks=[("blocks.0.hook_resid_mid", halve)]):
+            results["patcher patched"] = torch.allclose(compiled(tokens), patched, atol=1e-6)
+            opened.set()
+            assert done.wait(60)
+
+    def plain_caller() -> None:
+        assert opened.wait(60)
+        with torch.no_grad():
+            results["other thread plain"] = torch.allclose(compiled(tokens), plain, atol=1e-6)
+        done.set()
+
+    threads = [threading.Thread(target=patcher), threading.Thread(target=plain_caller)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert results == {"patcher patched": True, "other thread plain": True}
+    torch._dynamo.reset()

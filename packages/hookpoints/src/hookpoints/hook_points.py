@@ -1,7 +1,8 @@
 """TransformerLens's module path: ``from hookpoints.hook_points import HookPoint``.
 
-``HookedRootModule`` lives in :mod:`hookpoints.core.root` (import it from ``hookpoints``); importing it from here still works
-for one release, with a DeprecationWarning (as TransformerLens 3 does).
+``HookedRootModule`` lives in :mod:`hookpoints.core.root` (import it from ``hookpoints``);
+importing it from here still works for one release, with a DeprecationWarning (as
+TransformerLens 3 does).
 """
 
 from __future__ import annotations

@@ -38,6 +38,7 @@ from .handles import Direction, LensHandle
 from .scopes import (
     CURRENT_CONTEXT,
     REGISTRATION_LOCK,
+    THREAD_VIEW,
     HookContext,
     is_visible,
     open_scopes,
@@ -212,7 +213,11 @@ class HookPoint(nn.Module):
         """The forward and backward calls the running thread or task sees on this point."""
         scoped = self._calls_scoped
         if scoped:
-            ctx = CURRENT_CONTEXT.get()
+            # dynamo traces a thread-local, not a ContextVar (see core/scopes.py)
+            if torch.compiler.is_compiling():
+                ctx = getattr(THREAD_VIEW, "context", None)
+            else:
+                ctx = CURRENT_CONTEXT.get()
             while ctx is not None:
                 found = scoped.get(ctx)
                 if found is not None:

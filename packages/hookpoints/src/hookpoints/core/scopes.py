@@ -18,6 +18,13 @@ only for the forward passes of the code that opened it:
 Hook points keep one table of call tuples per context that has hooks on them; a forward pass
 looks its context up only when some context has scoped hooks on that point, so a point at
 rest, or one with only global hooks, pays nothing for this.
+
+Under ``torch.compile`` the lookup reads :data:`THREAD_VIEW` instead of the ``ContextVar``:
+dynamo cannot trace ``ContextVar.get`` inside a model (a graph break at every hooked point)
+but traces, and guards on, a ``threading.local`` attribute. It holds the context that last
+opened a scope or added a hook in that thread, so compiled forwards are private per thread;
+asyncio tasks of one thread running a compiled model share that thread's view (the eager path
+keeps them apart). docs/concepts.md states this limit.
 """
 
 from __future__ import annotations
@@ -41,6 +48,10 @@ CURRENT_CONTEXT: ContextVar[HookContext | None] = ContextVar("hookpoints_context
 _NO_LEVELS: Mapping[int, int] = MappingProxyType({})
 #: ``context_level`` of each root module (by id) in the running thread or task.
 _LEVELS: ContextVar[Mapping[int, int]] = ContextVar("hookpoints_context_levels", default=_NO_LEVELS)
+
+#: ``THREAD_VIEW.context``: what compiled code reads for the running thread's context (see the
+#: module docstring); unset in a thread that never opened a scope.
+THREAD_VIEW = threading.local()
 
 #: Held while hooks are added or removed, so that concurrent registrations on one point
 #: never lose each other's updates. Forward passes never take it: they read call tuples that
@@ -95,6 +106,7 @@ def own_context() -> HookContext:
     if ctx is None or not ctx.owned_by(thread, task):
         ctx = HookContext(ctx, thread, task)
         CURRENT_CONTEXT.set(ctx)
+    THREAD_VIEW.context = ctx
     return ctx
 
 
