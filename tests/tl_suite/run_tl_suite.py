@@ -151,7 +151,9 @@ def main(argv: list[str] | None = None) -> int:
     selected = sorted(tl)
     tl_passed = [node for node in selected if tl[node][0] == "passed"]
     hp_passed = [node for node in tl_passed if hp.get(node, ("missing", ""))[0] == "passed"]
-    implementation_only = {n: r for n, r in IMPLEMENTATION_TESTS.items() if n in tl_passed and n not in hp_passed}
+    implementation_only = {
+        n: r for n, r in IMPLEMENTATION_TESTS.items() if n in tl_passed and n not in hp_passed
+    }
     regressions = sorted(set(tl_passed) - set(hp_passed) - set(implementation_only))
     summary = {
         "selected": len(selected),
