@@ -155,12 +155,24 @@ def raw_cache_hooks(model: HookedRootModule) -> Callable[[torch.Tensor], Any]:
     return run
 
 
+def reusing_cache(model: HookedRootModule, tokens: torch.Tensor) -> Callable[[], Any]:
+    """``run_with_cache(out=previous)`` in a loop, as a user caching every batch would."""
+    previous: list[Any] = [None]
+
+    def run() -> Any:
+        out, previous[0] = model.run_with_cache(tokens, out=previous[0])
+        return out
+
+    return run
+
+
 def bench_forward(ours: TinyGPT, theirs: Any, batch: int, seq: int, rounds: int, inner: int) -> None:
     tokens = torch.randint(0, CFG.d_vocab, (batch, seq), generator=torch.Generator().manual_seed(0))
     v: dict[str, Callable[[], Any]] = {
         "plain": lambda: ours(tokens),
         "with_hooks": lambda: ours.run_with_hooks(tokens, fwd_hooks=[(lambda n: True, noop)]),
         "cache": lambda: ours.run_with_cache(tokens),
+        "reuse": reusing_cache(ours, tokens),
         "raw_cache": lambda: raw_cache_hooks(ours)(tokens),
     }
     if theirs is not None:
@@ -196,11 +208,97 @@ def bench_forward(ours: TinyGPT, theirs: Any, batch: int, seq: int, rounds: int,
         target,
     )
     row(
-        f"raw torch caching hooks all points, {shape} (reference)",
+        f"raw torch caching hooks all points, {shape} (the limit)",
         fmt(ratio(s, "raw_cache", "plain")),
         "-",
         "",
     )
+    row(
+        f"run_with_cache all / raw caching hooks, {shape}",
+        fmt(ratio(s, "cache", "raw_cache")),
+        "-",
+        "target <= 1.02x",
+    )
+    row(
+        f"run_with_cache(out=previous) all points, {shape}",
+        fmt(ratio(s, "reuse", "plain")),
+        f"{fmt(ratio(s, 'reuse', 'raw_cache'))} raw",
+        "target below raw; goal <= 1.08x plain",
+    )
+
+
+def _rss_probe(mode: str, batch: int, seq: int) -> None:
+    """Child process of bench_memory: run ``mode`` 20 times and print the peak RSS (KiB)."""
+    model = TinyGPT(CFG).eval()
+    tokens = torch.randint(0, CFG.d_vocab, (batch, seq), generator=torch.Generator().manual_seed(0))
+    runs: dict[str, Callable[[], Any]] = {
+        "plain": lambda: model(tokens),
+        "raw_cache": lambda: raw_cache_hooks(model)(tokens),
+        "cache": lambda: model.run_with_cache(tokens),
+        "reuse": reusing_cache(model, tokens),
+    }
+    kept = None
+    with torch.no_grad():
+        for _ in range(20):
+            kept = runs[mode]()  # the previous result stays alive while the next is computed
+    del kept
+    print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+
+
+def bench_memory() -> None:
+    import subprocess
+
+    for batch, seq in ((1, 8), (4, 64), (16, 128)):
+        peaks = {}
+        for mode in ("plain", "raw_cache", "cache", "reuse"):
+            result = subprocess.run(
+                [sys.executable, __file__, "--rss-probe", mode, str(batch), str(seq)],
+                capture_output=True, text=True, check=True,
+            )  # fmt: skip
+            peaks[mode] = int(result.stdout.split()[-1]) / 1024
+        row(
+            f"peak RSS MiB, {batch}x{seq}: run_with_cache default | out=",
+            f"{peaks['cache']:.0f} | {peaks['reuse']:.0f}",
+            f"raw {peaks['raw_cache']:.0f}",
+            f"plain forward {peaks['plain']:.0f}",
+        )
+
+
+def bench_threads(ours: TinyGPT, rounds: int) -> None:
+    """Throughput of 4 threads sharing one model vs 1 thread, unhooked and hooked (#14)."""
+    import threading
+
+    tokens = torch.randint(0, CFG.d_vocab, (1, 8), generator=torch.Generator().manual_seed(0))
+    calls = 40
+
+    def unhooked() -> None:
+        ours(tokens)
+
+    def hooked() -> None:
+        ours.run_with_hooks(tokens, fwd_hooks=[(lambda n: True, noop)])
+
+    def throughput(fn: Callable[[], None], n_threads: int) -> float:
+        def work() -> None:
+            with torch.no_grad():
+                for _ in range(calls):
+                    fn()
+
+        threads = [threading.Thread(target=work) for _ in range(n_threads)]
+        t0 = time.perf_counter()
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        return n_threads * calls / (time.perf_counter() - t0)
+
+    for label, fn in (("unhooked", unhooked), ("run_with_hooks no-op all points", hooked)):
+        ratios = [throughput(fn, 4) / throughput(fn, 1) for _ in range(max(3, rounds // 3))]
+        row(
+            f"4 threads / 1 thread throughput, {label}, 1x8",
+            fmt(statistics.median(ratios)),
+            "-",
+            "scoped hooks private per thread",
+        )
 
 
 def bench_scope(ours: TinyGPT, theirs: Any, rounds: int, inner: int) -> None:
@@ -625,6 +723,9 @@ def bench_import_and_plugins(repeats: int = 5) -> None:
 
 
 def main() -> None:
+    if sys.argv[1:2] == ["--rss-probe"]:
+        _rss_probe(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))
+        return
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--quick", action="store_true", help="fewer rounds (smoke run)")
@@ -641,6 +742,7 @@ def main() -> None:
     def forward() -> None:
         bench_forward(*forward_models(), 1, 8, rounds, 20)
         bench_forward(*forward_models(), 4, 64, rounds, 5)
+        bench_forward(*forward_models(), 16, 128, rounds, 1)
 
     sections: dict[str, Callable[[], None]] = {
         "call": bench_hookpoint_call,
@@ -653,6 +755,8 @@ def main() -> None:
         "attached": lambda: bench_attached_hf(rounds, 5),
         "conversion": lambda: bench_conversion(rounds),
         "compile": lambda: bench_compile(forward_models()[0]),
+        "memory": bench_memory,
+        "threads": lambda: bench_threads(forward_models()[0], rounds),
         "import": bench_import_and_plugins,
     }
     unknown = sorted(set(args.only or ()) - set(sections))

@@ -212,3 +212,77 @@ def test_save_and_load_go_through_the_named_cache_format(tmp_path: Path) -> None
             cache.save(tmp_path / "z", format="mmeo")
     finally:
         hookpoints.plugins.unregister(name)
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {},
+        {"pos_slice": -1},
+        {"remove_batch_dim": True},
+        {"names_filter": ["blocks.0.attn.hook_z", "hook_embed"]},
+    ],
+    ids=["all", "pos_slice", "remove_batch_dim", "names"],
+)
+def test_reuse_mode_equals_default_mode_over_changing_shapes(
+    gpt: TinyGPT, options: dict[str, object]
+) -> None:
+    batches = [torch.randint(0, 50, shape, generator=torch.Generator().manual_seed(i)) for i, shape in
+               enumerate([(1, 6), (1, 6), (1, 4), (1, 8), (1, 8), (1, 6)])]  # fmt: skip
+    reused: ActivationCache | None = None
+    buffers_kept = 0
+    for tokens in batches:
+        expected_out, expected = gpt.run_with_cache(tokens, **options)  # type: ignore[arg-type]
+        previous = dict(reused) if reused is not None else {}
+        out, cache = gpt.run_with_cache(tokens, out=reused, **options)  # type: ignore[arg-type]
+        assert reused is None or cache is reused
+        assert torch.equal(out, expected_out)
+        assert sorted(cache) == sorted(expected)
+        for name, value in expected.items():
+            assert torch.equal(cache[name], value), name
+            assert not cache[name].requires_grad
+            buffers_kept += previous.get(name) is cache[name]
+        assert cache.model is gpt and cache.has_batch_dim == (not options.get("remove_batch_dim", False))
+        reused = cache
+    assert buffers_kept > 0  # same-shape batches reused their buffers
+
+
+def test_reuse_mode_overwrites_the_previous_tensors_and_never_keeps_the_models(gpt: TinyGPT) -> None:
+    first, second = torch.zeros(1, 6, dtype=torch.long), torch.ones(1, 6, dtype=torch.long)
+    logits, cache = gpt.run_with_cache(first, names_filter="ln_final.hook_normalized")
+    kept = cache["ln_final.hook_normalized"]
+    snapshot = kept.clone()
+    logits2, again = gpt.run_with_cache(second, names_filter="ln_final.hook_normalized", out=cache)
+    assert again is cache and again["ln_final.hook_normalized"] is kept  # the documented rule:
+    assert not torch.equal(kept, snapshot)  # the earlier call's tensor now holds this call's values
+    # a buffer is never the model's own tensor, so the output of the earlier call is untouched
+    reused_first = gpt.run_with_cache(first, names_filter="ln_final.hook_normalized", out=cache)[0]
+    assert torch.equal(reused_first, logits) and not torch.equal(logits2, logits)
+
+
+def test_reuse_mode_drops_names_not_cached_and_checks_its_arguments(
+    gpt: TinyGPT, tokens: torch.Tensor
+) -> None:
+    _, cache = gpt.run_with_cache(tokens, names_filter=["hook_embed", "hook_pos_embed"])
+    _, cache = gpt.run_with_cache(tokens, names_filter="hook_embed", out=cache)
+    assert list(cache) == ["hook_embed"]
+    with pytest.raises(TypeError, match="out must be an ActivationCache.*got dict"):
+        gpt.run_with_cache(tokens, out={})  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="out= or sink="):
+        gpt.run_with_cache(tokens, out=cache, sink="memory")
+    assert all(not hp.fwd_hooks for hp in gpt.hook_points())
+
+
+def test_reuse_mode_with_gradients_and_device(gpt: TinyGPT, tokens: torch.Tensor) -> None:
+    gpt.forward, original = (lambda t: TinyGPT.forward(gpt, t).sum()), gpt.forward  # type: ignore[method-assign]
+    try:
+        _, expected = gpt.run_with_cache(tokens, incl_bwd=True, device="cpu")
+        _, cache = gpt.run_with_cache(tokens, incl_bwd=True, device="cpu")
+        for _ in range(2):
+            gpt.zero_grad()
+            _, cache = gpt.run_with_cache(tokens, incl_bwd=True, device="cpu", out=cache)
+        assert sorted(cache) == sorted(expected)
+        for name, value in expected.items():
+            assert torch.allclose(cache[name], value), name
+    finally:
+        gpt.forward = original  # type: ignore[method-assign]

@@ -13,6 +13,7 @@ thread or asyncio task that opened it (:mod:`hookpoints.scopes`), and so does
 from __future__ import annotations
 
 import warnings
+import weakref
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, Literal, Union
@@ -454,6 +455,7 @@ class HookedRootModule(HookIntrospectionMixin, nn.Module):
         clear_contexts: bool = False,
         pos_slice: Slice | SliceInput = None,
         sink: Any = None,
+        out: ActivationCache | None = None,
         **model_kwargs: Any,
     ) -> tuple[Any, Any]:
         """Run the model and return ``(output, ActivationCache)``.
@@ -462,12 +464,29 @@ class HookedRootModule(HookIntrospectionMixin, nn.Module):
         a scalar: ``backward()`` is called on it and gradients are cached as ``<name>_grad``.
         ``sink`` (a sink name or object, see :mod:`hookpoints.capturing.sinks`) sends activations there
         instead; the second value returned is then what the sink's ``finalize`` returns.
+
+        ``out``, a cache an earlier call returned, makes this call reuse its tensors: each
+        activation is copied into the tensor ``out`` holds under its name when shape, dtype
+        and device match (a new tensor is allocated when they do not), names this call does not
+        cache are dropped, and ``out`` itself is returned. Its tensors are overwritten: keep a
+        ``clone()`` of anything you need from the previous call. The model's own activations
+        are never kept, so they are freed (and their memory reused) as the forward goes on.
         """
+        if out is not None and sink is not None:
+            raise TypeError("run_with_cache takes out= or sink=, not both")
+        if out is not None and not isinstance(out, ActivationCache):
+            raise TypeError(
+                "out must be an ActivationCache returned by an earlier run_with_cache; "
+                f"got {type(out).__name__}"
+            )
         if sink is not None:
             from ..registries import SINKS
 
             target = SINKS.resolve(sink, {})
             cache_dict: Any = _SinkWriter(target)
+        elif out is not None:
+            cache_dict = _BufferWriter(out, device)
+            device = None  # the writer copies across devices itself
         else:
             cache_dict = ActivationCache(None, self, has_batch_dim=not remove_batch_dim)
         points = self._select(names_filter)
@@ -481,21 +500,23 @@ class HookedRootModule(HookIntrospectionMixin, nn.Module):
             )
         self.is_caching = True
         with self._scope(resolved, reset_hooks_end, clear_contexts):
-            out = self(*model_args, **model_kwargs)
+            output = self(*model_args, **model_kwargs)
             if incl_bwd:
-                if not isinstance(out, Tensor) or out.numel() != 1:
+                if not isinstance(output, Tensor) or output.numel() != 1:
                     raise ValueError(
                         "run_with_cache(incl_bwd=True) calls backward() on the model output, which "
-                        f"must be a scalar tensor; got {_describe(out)}"
+                        f"must be a scalar tensor; got {_describe(output)}"
                     )
-                out.backward()  # type: ignore[no-untyped-call]
+                output.backward()  # type: ignore[no-untyped-call]
         if sink is not None:
             target.end_batch(0)
             result = target.finalize()
             if isinstance(result, ActivationCache):
                 result.has_batch_dim = not remove_batch_dim
-            return out, result
-        return out, cache_dict
+            return output, result
+        if out is not None:
+            return output, cache_dict.finish(self, has_batch_dim=not remove_batch_dim)
+        return output, cache_dict
 
     def cache_all(
         self,
@@ -543,6 +564,41 @@ def _describe(value: Any) -> str:
     if isinstance(value, Tensor):
         return f"a tensor of shape {tuple(value.shape)}"
     return type(value).__name__
+
+
+class _BufferWriter:
+    """``run_with_cache(out=cache)``: copies each activation into the tensor ``cache`` holds."""
+
+    __slots__ = ("cache", "device", "written")
+
+    def __init__(self, cache: ActivationCache, device: DeviceType) -> None:
+        self.cache = cache
+        self.device = torch.device(device) if device is not None else None
+        self.written: set[str] = set()
+
+    def __setitem__(self, name: str, tensor: Tensor) -> None:
+        value = tensor.detach()
+        device = self.device if self.device is not None else value.device
+        buffer = dict.get(self.cache, name)
+        if (
+            buffer is not None
+            and buffer.shape == value.shape
+            and buffer.dtype == value.dtype
+            and buffer.device == device
+        ):
+            buffer.copy_(value)
+        else:  # first call, or the shape changed: a buffer of our own, never the model's tensor
+            buffer = torch.empty(value.shape, dtype=value.dtype, device=device)
+            buffer.copy_(value)
+            dict.__setitem__(self.cache, name, buffer)
+        self.written.add(name)
+
+    def finish(self, model: nn.Module, has_batch_dim: bool) -> ActivationCache:
+        for stale in [name for name in self.cache if name not in self.written]:
+            del self.cache[stale]
+        self.cache._model_ref = weakref.ref(model)
+        self.cache.has_batch_dim = has_batch_dim
+        return self.cache
 
 
 def _make_save_hook(
