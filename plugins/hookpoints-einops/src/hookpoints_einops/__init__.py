@@ -5,8 +5,7 @@ Steps (by name): ``rearrange`` and ``repeat`` (reversible), ``reduce`` (read-onl
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from hookpoints.plugins import lazy_exports
 
 __version__ = "0.1.0"
 
@@ -22,13 +21,4 @@ _EXPORTS = {
 __all__ = ["EinopsStep", "Rearrange", "Reduce", "Repeat"]
 
 
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        value = getattr(importlib.import_module(_EXPORTS[name], __name__), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *_EXPORTS])
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

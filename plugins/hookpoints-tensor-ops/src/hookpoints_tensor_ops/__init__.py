@@ -6,8 +6,7 @@ Steps (by name): ``reshape``, ``split_heads``, ``merge_heads``, ``permute``, ``t
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from hookpoints.plugins import lazy_exports
 
 __version__ = "0.1.0"
 
@@ -48,13 +47,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        value = getattr(importlib.import_module(_EXPORTS[name], __name__), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *_EXPORTS])
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -15,6 +15,7 @@ names                        what for
 ``BaseTensorConversion`` ..  base classes for conversion steps
 ``conversion_steps`` ...     the registries, to look contributions up by name
 ``register`` ...             in-process plugins (notebooks, tests), reloading, load errors
+``lazy_exports``             a package namespace that imports its modules on first use
 ===========================  ================================================================
 
 The host (``host``) loads entry points on the first registry use, never on import, and
@@ -62,6 +63,7 @@ from ..reports.data import (
 )
 from ..reports.render import format_number
 from .hookspecs import hookimpl, hookspec
+from .lazy import lazy_exports
 
 # The registries, by the extension point they serve.
 conversion_steps = CONVERSIONS
@@ -120,6 +122,7 @@ __all__ = [
     "format_number",
     "hookimpl",
     "hookspec",
+    "lazy_exports",
     "load_errors",
     "plugin_infos",
     "refresh",
