@@ -12,7 +12,7 @@ from __future__ import annotations
 import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Self
 
 from torch.utils.hooks import RemovableHandle
 
@@ -50,7 +50,27 @@ _NO_HOOKS: OrderedDict[int, Any] = OrderedDict()
 _DEAD_REF = weakref.ref(_NO_HOOKS)  # torch's attribute, for code that reads it: an empty dict
 
 
-class LensHandle:
+class _RemovedOnExit:
+    """``with handle:`` removes what the handle added when the block ends."""
+
+    __slots__ = ()
+
+    def remove(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.remove()
+
+
+class LensHandle(_RemovedOnExit):
     """One user hook on one hook point, in one direction.
 
     ``handle.remove()`` (or leaving ``with handle:``) detaches the hook; removing twice is a
@@ -135,17 +155,6 @@ class LensHandle:
                 self._torch_handle.remove()
             self.removed = True
 
-    def __enter__(self) -> LensHandle:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.remove()
-
     def __repr__(self) -> str:
         bits = [f"{self.name!r}", self.dir, self.hook_name]
         if self.is_permanent:
@@ -159,7 +168,7 @@ class LensHandle:
         return f"LensHandle({', '.join(bits)})"
 
 
-class LensHandleGroup(Sequence[LensHandle]):
+class LensHandleGroup(_RemovedOnExit, Sequence[LensHandle]):
     """The handles of one registration that matched several hook points.
 
     Behaves like a sequence of :class:`LensHandle` and like a single handle: ``remove()``
@@ -190,17 +199,6 @@ class LensHandleGroup(Sequence[LensHandle]):
     def remove(self) -> None:
         for handle in self._handles:
             handle.remove()
-
-    def __enter__(self) -> LensHandleGroup:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.remove()
 
     def __getitem__(self, index: Any) -> Any:
         return self._handles[index]
