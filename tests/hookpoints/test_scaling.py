@@ -25,7 +25,7 @@ class Wide(HookedRootModule):
 def test_scope_touches_only_the_points_it_hooks(n_points: int, monkeypatch: pytest.MonkeyPatch) -> None:
     model = Wide(n_points)
     touched: list[tuple[str, str | None]] = []
-    for method in ("_attach", "_detach", "remove_hooks", "clear_context"):
+    for method in ("_insert", "_withdraw", "remove_hooks", "clear_context"):
         original = getattr(HookPoint, method)
 
         def spy(
@@ -38,8 +38,8 @@ def test_scope_touches_only_the_points_it_hooks(n_points: int, monkeypatch: pyte
     with model.hooks(fwd_hooks=[(["points.3", "points.7"], lambda t, hook: None)]):
         pass
     assert touched == [
-        ("_attach", "points.3"),
-        ("_attach", "points.7"),
-        ("_detach", "points.3"),
-        ("_detach", "points.7"),
+        ("_insert", "points.3"),
+        ("_insert", "points.7"),
+        ("_withdraw", "points.3"),
+        ("_withdraw", "points.7"),
     ]

@@ -120,6 +120,10 @@ class DispatchMode(enum.IntEnum):
     MODULE = 2
 
 
+# Plain globals: reading an enum member through its class costs ~4x a global on the hot path.
+_REST, _HOOKS, _MODULE = DispatchMode.REST, DispatchMode.HOOKS, DispatchMode.MODULE
+
+
 def _layer_of(name: str | None) -> int:
     if name is None:
         raise ValueError("this hook point has no name yet (setup() names hook points)")
@@ -193,7 +197,7 @@ class HookPoint(nn.Module):
         return x
 
     def _call_hooked(self, x: Any) -> Any:
-        if self._mode is DispatchMode.MODULE or (
+        if self._mode is _MODULE or (
             _GLOBAL_FORWARD_HOOKS
             or _GLOBAL_FORWARD_PRE_HOOKS
             or _GLOBAL_BACKWARD_HOOKS
@@ -253,11 +257,11 @@ class HookPoint(nn.Module):
     def _refresh_mode(self) -> None:
         """The one place that decides :attr:`_mode` (called whenever attachments change)."""
         if self._runs_own_forward or self._torch_hooked():
-            mode = DispatchMode.MODULE
+            mode = _MODULE
         elif self._hooks_fwd or self._hooks_bwd:
-            mode = DispatchMode.HOOKS
+            mode = _HOOKS
         else:
-            mode = DispatchMode.REST
+            mode = _REST
         self.__dict__["_mode"] = mode
 
     def _run_hooks(self, calls: tuple[_Call, ...], view: Any, backward: bool) -> tuple[Any, bool]:
@@ -438,19 +442,23 @@ class HookPoint(nn.Module):
 
     def _attach(self, handle: LensHandle, prepend: bool = False) -> None:
         """Insert an already validated handle and refresh dispatch (the hot registration path)."""
+        with REGISTRATION_LOCK:
+            self._insert(handle, prepend)
+
+    def _insert(self, handle: LensHandle, prepend: bool) -> None:
+        """:meth:`_attach` for callers that hold the registration lock (one lock per scope)."""
         if handle.alias_names is None:
             handle.calls = ((handle.user_hook, self, handle),)
         else:
             handle.calls = tuple(
                 (handle.user_hook, AliasedHookPoint(alias, self), handle) for alias in handle.alias_names
             )
-        with REGISTRATION_LOCK:
-            hooks = self._hooks_fwd if handle.dir == "fwd" else self._hooks_bwd
-            if prepend:
-                hooks.insert(0, handle)
-            else:
-                hooks.append(handle)
-            self._rebuild()
+        hooks = self._hooks_fwd if handle.dir == "fwd" else self._hooks_bwd
+        if prepend:
+            hooks.insert(0, handle)
+        else:
+            hooks.append(handle)
+        self._rebuild()
 
     def _hook_list(self, dir: str) -> list[LensHandle]:
         if dir == "fwd":
@@ -463,7 +471,10 @@ class HookPoint(nn.Module):
         """Rebuild the call tuples of every context from the handle lists (registration lock held)."""
         fwd, bwd = self._hooks_fwd, self._hooks_bwd
         d = self.__dict__
-        if len(fwd) + len(bwd) == 1:  # the common case: one hook
+        count = len(fwd) + len(bwd)
+        if count == 0:  # the last hook left (every scope's exit)
+            d["_calls_global"], d["_calls_scoped"] = _NO_CALLS, {}
+        elif count == 1:  # the common case: one hook
             handle = fwd[0] if fwd else bwd[0]
             calls: _Calls = (handle.calls, ()) if fwd else ((), handle.calls)
             if handle.context is None:
@@ -479,8 +490,17 @@ class HookPoint(nn.Module):
                     seen = frozenset(ctx.chain())
                     scoped[ctx] = (_calls_of(fwd, seen), _calls_of(bwd, seen))
             d["_calls_scoped"] = scoped
-        self._refresh_mode()
-        active = bool(fwd or bwd)
+        # Torch-side attachments refresh the mode themselves when they are added, so a point at
+        # REST or HOOKS has none: only a MODULE point needs them re-read (every scope pays this).
+        mode = d["_mode"]
+        if count == 0:
+            if mode is _HOOKS:
+                d["_mode"] = _REST
+            else:
+                self._refresh_mode()
+        elif mode is _REST:
+            d["_mode"] = _MODULE if self._runs_own_forward else _HOOKS
+        active = count > 0
         if self._runs_own_forward:
             self._sync_own_forward_hook(active)
         self._hooks_changed(active)
@@ -521,14 +541,18 @@ class HookPoint(nn.Module):
 
     def _detach(self, handle: LensHandle) -> None:
         with REGISTRATION_LOCK:
-            hooks = self._hooks_fwd if handle.dir == "fwd" else self._hooks_bwd
-            try:  # noqa: SIM105 - the hot removal path; suppress() costs more
-                hooks.remove(handle)
-            except ValueError:
-                pass
-            handle.removed = True
-            handle.calls = ()  # break handle -> calls -> handle so the hook (and its cache) frees at once
-            self._rebuild()
+            self._withdraw(handle)
+
+    def _withdraw(self, handle: LensHandle) -> None:
+        """:meth:`_detach` for callers that hold the registration lock (one lock per scope)."""
+        hooks = self._hooks_fwd if handle.dir == "fwd" else self._hooks_bwd
+        try:  # noqa: SIM105 - the hot removal path; suppress() costs more
+            hooks.remove(handle)
+        except ValueError:
+            pass
+        handle.removed = True
+        handle.calls = ()  # break handle -> calls -> handle so the hook (and its cache) frees at once
+        self._rebuild()
 
     def _detach_many(self, dir: str, keep: Callable[[LensHandle], bool]) -> None:
         """Remove the handles ``keep`` rejects among those the running thread or task sees."""

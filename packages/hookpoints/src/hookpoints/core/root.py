@@ -28,6 +28,7 @@ from .hook_point import HookPoint
 from .introspection import HookIntrospectionMixin
 from .names import NameSelector, NamesFilter, normalize_names_filter
 from .scopes import (
+    REGISTRATION_LOCK,
     HookContext,
     HookScope,
     context_level,
@@ -171,14 +172,15 @@ class HookedRootModule(HookIntrospectionMixin, nn.Module):
         if not check or type(self).check_hooks_to_add is HookedRootModule.check_hooks_to_add:
             check_fn = None  # not asked for, or not overridden: skip a no-op call per point
         try:
-            for name, point in points:
-                if check_fn is not None:
-                    check_fn(point, name, hook, dir=dir, is_permanent=is_permanent, prepend=prepend)
-                handle = LensHandle(
-                    None, is_permanent, level, hook, point=point, dir=dir, owner=owner, context=context
-                )
-                point._attach(handle, prepend)
-                added.append(handle)
+            with REGISTRATION_LOCK:  # once for all points, not once per point
+                for name, point in points:
+                    if check_fn is not None:
+                        check_fn(point, name, hook, dir=dir, is_permanent=is_permanent, prepend=prepend)
+                    handle = LensHandle(
+                        None, is_permanent, level, hook, point=point, dir=dir, owner=owner, context=context
+                    )
+                    point._insert(handle, prepend)
+                    added.append(handle)
         except BaseException:
             for handle in added:
                 handle.remove()

@@ -155,8 +155,13 @@ class HookScope:
         self.handles: list[LensHandle] = []
 
     def remove(self) -> None:
-        for handle in self.handles:
-            handle.remove()
+        with REGISTRATION_LOCK:  # once for the scope, not once per hook
+            for handle in self.handles:
+                point = handle.point
+                if point is not None and not handle.removed:
+                    point._withdraw(handle)
+                else:
+                    handle.remove()
         self.handles.clear()
 
     def __repr__(self) -> str:
