@@ -82,11 +82,22 @@ def test_strict_mode_raises_naming_the_plugin(site: Path) -> None:
     assert "PluginError" in result.stderr and "'broken' (hp-broken 0.0.1) failed at import" in result.stderr
 
 
-def test_duplicate_names_error_names_both_distributions(site: Path) -> None:
-    code = "import hookpoints; hookpoints.conversions.get('identity')"
+def test_duplicate_names_disable_only_that_name_and_name_both_distributions(site: Path) -> None:
+    code = (
+        "import hookpoints\n"
+        "hookpoints.conversions.get('identity')  # built-ins and other names keep working\n"
+        "hookpoints.HookPoint().enable_reshape('identity')\n"
+        "hookpoints.conversions.get('scale')\n"
+    )
     result = run(site, code, HOOKPOINTS_LOAD_PLUGINS="good,dup")
-    assert result.returncode != 0 and "DuplicateNameError" in result.stderr
-    assert "hp-good 1.2.3" in result.stderr and "hp-dup 2.0" in result.stderr and "'scale'" in result.stderr
+    assert result.returncode != 0 and "DuplicateNameError" in result.stderr.splitlines()[-1]
+    last = result.stderr.splitlines()[-1]
+    assert "hp-good 1.2.3" in last and "hp-dup 2.0" in last and "'scale'" in last and "disabled" in last
+    assert "PluginWarning" in result.stderr  # said once when the registry is built, not only on use
+    plugins = plugins_json(site, HOOKPOINTS_LOAD_PLUGINS="good,dup")
+    for name in ("good", "dup"):
+        (conflict,) = plugins[name]["conflicts"]
+        assert conflict.startswith("conversion step 'scale' also comes from plugin")
 
 
 def test_raising_hook_is_isolated_to_its_plugin(site: Path) -> None:
@@ -189,11 +200,14 @@ def test_register_twice_under_one_name_is_refused(in_process: str) -> None:
 def test_duplicate_in_process_names_both_sources(in_process: str) -> None:
     name = hookpoints.plugins.register(InProcess(), name="in-process-copy")
     try:
+        with pytest.warns(hookpoints.plugins.PluginWarning, match="named 'same'"):
+            available = hookpoints.conversions.available()
+        assert "same" not in available and "identity" in available
         with pytest.raises(
             DuplicateNameError,
             match="'in-process-test'.*'in-process-copy'|'in-process-copy'.*'in-process-test'",
         ):
-            hookpoints.conversions.available()
+            hookpoints.conversions.get("same")
     finally:
         hookpoints.plugins.unregister(name)
     assert "same" in hookpoints.conversions.available()

@@ -237,3 +237,8 @@ def test_loading_never_unpickles(finished: Path, tmp_path: Path, monkeypatch: py
     reader.verify()
     assert reader.cache()[NAMES[0]].shape == (10, 6, 32)
     assert ActivationCache.load(path)["a"].sum() == 3
+
+
+def test_loading_a_missing_cache_is_file_not_found(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match="no saved activation cache"):
+        hookpoints.ActivationCache.load(tmp_path / "missing.safetensors")

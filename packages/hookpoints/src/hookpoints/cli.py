@@ -22,6 +22,7 @@ def _plugins_json() -> dict[str, Any]:
                     {"stage": e.stage, "error": e.error, "hint": e.hint, "message": str(e)}
                     for e in info.errors
                 ],
+                "conflicts": list(info.conflicts),
             }
             for info in plugin_infos()
         ]
@@ -42,6 +43,8 @@ def _print_plugins(data: dict[str, Any]) -> None:
                 print(f"    {kind}: {', '.join(names)}")
             for error in plugin["errors"]:
                 print(f"    ERROR {error['message']}")
+            for conflict in plugin["conflicts"]:
+                print(f"    CONFLICT {conflict}")
         return
     table = Table(title="hookpoints plugins")
     for column in ("plugin", "distribution", "contributes", "errors"):
@@ -49,7 +52,10 @@ def _print_plugins(data: dict[str, Any]) -> None:
     for plugin in data["plugins"]:
         origin = f"{plugin['distribution']} {plugin['version']}" if plugin["distribution"] else "in-process"
         contributes = "\n".join(f"{k}: {', '.join(v)}" for k, v in plugin["contributions"].items())
-        errors = "\n".join(f"[red]{e['stage']}: {e['error']}[/red]\n{e['hint']}" for e in plugin["errors"])
+        errors = "\n".join(
+            [f"[red]{e['stage']}: {e['error']}[/red]\n{e['hint']}" for e in plugin["errors"]]
+            + [f"[yellow]conflict: {c}[/yellow]" for c in plugin["conflicts"]]
+        )
         table.add_row(plugin["name"], origin, contributes or "-", errors or "-")
     Console().print(table)
 

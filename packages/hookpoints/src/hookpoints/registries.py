@@ -2,7 +2,8 @@
 
 One implementation serves every extension point (xarray-backends style): ``available()``
 maps names to descriptors, ``get(name)`` selects one, ``create(name, **params)`` builds it.
-Two contributions with the same name are an error naming both distributions; an unknown
+Two contributions with the same name disable that name only (a warning, and an error naming
+both distributions when it is asked for); an unknown
 name is an error listing the installed names, the closest matches and the load errors of
 broken plugins, so a plugin that failed to load never surfaces as a bare "unknown name".
 
@@ -16,12 +17,20 @@ here imports it.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Generic, Protocol, TypeVar
 
 from . import _host_link
-from .errors import DuplicateNameError, PluginError, PluginNotInstalledError, UnknownNameError, close_matches
+from .errors import (
+    DuplicateNameError,
+    PluginError,
+    PluginNotInstalledError,
+    PluginWarning,
+    UnknownNameError,
+    close_matches,
+)
 from .extension_points import (
     ActivationSink,
     AliasScheme,
@@ -102,23 +111,35 @@ class Registry(Generic[D]):
         self.descriptor_type = descriptor_type
         self._generation = -1
         self._table: dict[str, Contribution] = {}
+        self._conflicts: dict[str, list[Contribution]] = {}
 
     def _contributions(self) -> dict[str, Contribution]:
         source = _source()
         contributions = source.contributions(self.hook_name, self.descriptor_type)
         if self._generation != source.generation:
-            table: dict[str, Contribution] = {}
+            by_name: dict[str, list[Contribution]] = {}
             for contribution in contributions:
-                name = contribution.descriptor.name
-                if name in table:
-                    raise DuplicateNameError(
-                        f"two {self.kind}s are named {name!r}: one from {table[name].source}, one from "
-                        f"{contribution.source}; uninstall or disable one of them"
-                    )
-                table[name] = contribution
-            self._table = table
+                by_name.setdefault(contribution.descriptor.name, []).append(contribution)
+            # A name two plugins claim is disabled, and only that name: built-ins and every
+            # other contribution keep working; asking for it names both (xarray's rule).
+            self._table = {name: found[0] for name, found in by_name.items() if len(found) == 1}
+            self._conflicts = {name: found for name, found in by_name.items() if len(found) > 1}
             self._generation = source.generation
+            for name in self._conflicts:
+                warnings.warn(self._conflict_message(name), PluginWarning, stacklevel=3)
         return self._table
+
+    def _conflict_message(self, name: str) -> str:
+        sources = " and ".join(str(c.source) for c in self._conflicts[name])
+        return (
+            f"{len(self._conflicts[name])} {self.kind}s are named {name!r}: from {sources}; {name!r} is "
+            "disabled until one of them is uninstalled or disabled (HOOKPOINTS_DISABLE_PLUGINS)"
+        )
+
+    def conflicts(self) -> dict[str, tuple[Provenance, ...]]:
+        """Names two or more plugins contribute (disabled), with where each came from."""
+        self._contributions()
+        return {name: tuple(c.source for c in found) for name, found in sorted(self._conflicts.items())}
 
     def available(self) -> dict[str, D]:
         """Name -> descriptor for every installed contribution of this kind (sorted by name)."""
@@ -134,6 +155,8 @@ class Registry(Generic[D]):
         contribution = table.get(name)
         if contribution is not None:
             return contribution.descriptor  # type: ignore[no-any-return]
+        if name in self._conflicts:
+            raise DuplicateNameError(self._conflict_message(name))
         installed = ", ".join(sorted(table)) or "none"
         message = f"no {self.kind} named {name!r}; installed: {installed}"
         distribution = FIRST_PARTY.get((self.kind, name))

@@ -8,6 +8,7 @@ only that point's bytes. ``verify()`` also checks CRC-32s (reads everything).
 from __future__ import annotations
 
 import ctypes
+import errno
 import json
 import zlib
 from pathlib import Path
@@ -179,6 +180,8 @@ def save_cache(cache: ActivationCache, path: str | Path) -> Path:
 def load_cache(path: str | Path) -> ActivationCache:
     """Read a file written by :func:`save_cache` (tensors load onto the CPU)."""
     path = Path(path)
+    if not path.exists():  # a missing file is not a corrupt one
+        raise FileNotFoundError(errno.ENOENT, "no saved activation cache here", str(path))
     with _open(path) as handle:
         meta = handle.metadata() or {}
     if meta.get("format") != _CACHE_FORMAT:

@@ -29,6 +29,24 @@ def format_bytes(n: int) -> str:
     return f"{size:.1f} GiB"  # pragma: no cover
 
 
+#: TransformerLens's ``get_act_name``: the block submodule a short name lives in.
+_TL_SUBMODULE = {
+    **dict.fromkeys(("q", "k", "v", "z", "pattern", "attn_scores", "result", "rot_q", "rot_k"), "attn"),
+    **dict.fromkeys(("pre", "post", "pre_linear"), "mlp"),
+}
+
+
+def _tl_key_name(key: tuple[Any, ...]) -> str:
+    """The hook name TransformerLens's ``cache[("resid_post", 0)]`` / ``("q", 1, "attn")`` means."""
+    name, *rest = key
+    layer = next((r for r in rest if isinstance(r, int)), None)
+    sub = next((r for r in rest if isinstance(r, str)), _TL_SUBMODULE.get(str(name)))
+    full = f"hook_{name}" if not str(name).startswith("hook_") else str(name)
+    if sub is not None:
+        full = f"{sub}.{full}"
+    return f"blocks.{layer}.{full}" if layer is not None else full
+
+
 class ActivationCache(dict[str, Tensor]):
     """Cached activations keyed by hook name (``<name>_grad`` for gradients).
 
@@ -63,8 +81,13 @@ class ActivationCache(dict[str, Tensor]):
         """The source model, or ``None`` if it was never given or has been garbage-collected."""
         return self._model_ref() if self._model_ref is not None else None
 
-    def __missing__(self, key: str) -> Tensor:
-        raise HookNameError(key, self, what="cached activation")
+    def __missing__(self, key: object) -> Tensor:
+        if isinstance(key, tuple) and key and isinstance(key[0], str):  # TL's ("resid_post", 0)
+            name = _tl_key_name(key)
+            if dict.__contains__(self, name):
+                return dict.__getitem__(self, name)
+            raise HookNameError(name, self, what=f"cached activation for {key!r}, i.e.")
+        raise HookNameError(key if isinstance(key, str) else repr(key), self, what="cached activation")
 
     @property
     def total_bytes(self) -> int:

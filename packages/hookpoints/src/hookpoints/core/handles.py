@@ -50,6 +50,12 @@ _NO_HOOKS: OrderedDict[int, Any] = OrderedDict()
 _DEAD_REF = weakref.ref(_NO_HOOKS)  # torch's attribute, for code that reads it: an empty dict
 
 
+def check_level(level: object) -> None:
+    """``level=`` must be an int (a ``hooks()`` block's ``context_level``) or None."""
+    if level is not None and (not isinstance(level, int) or isinstance(level, bool)):
+        raise TypeError(f"level must be an int (a hooks() block's context_level) or None; got {level!r}")
+
+
 class _RemovedOnExit:
     """``with handle:`` removes what the handle added when the block ends."""
 

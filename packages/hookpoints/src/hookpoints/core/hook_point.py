@@ -34,7 +34,7 @@ from torch.nn.modules import module as _torch_module
 
 from ..errors import HookShapeError, NonInvertibleConversionError
 from .conversion_protocol import identity_revert_of, revert_accepts_original
-from .handles import Direction, LensHandle
+from .handles import Direction, LensHandle, check_level
 from .scopes import (
     CURRENT_CONTEXT,
     REGISTRATION_LOCK,
@@ -142,9 +142,9 @@ class HookPoint(nn.Module):
             -2 for ``[batch, pos, d]``, -3 for per-head ``[batch, pos, head, d]``. ``None``
             (default) follows TransformerLens: -3 for names ending in ``hook_q``, ``hook_k``,
             ``hook_v``, ``hook_z`` or ``hook_result``, -2 otherwise.
-        check_shape: When true (default), a hook that returns a tensor of another shape than
-            the one it was given is an error raised at this point. Set false for points whose
-            hooks legitimately change shapes.
+        check_shape: When true (default), a hook that returns a tensor of another shape, dtype
+            or device than the one it was given is an error raised at this point. Set false for
+            points whose hooks legitimately change them.
     """
 
     #: Whether this class defines its own ``forward`` (set for each subclass when defined):
@@ -368,6 +368,13 @@ class HookPoint(nn.Module):
                 "to keep the activation, a tensor of the same shape to replace it, or build the "
                 "point with HookPoint(check_shape=False) if shape changes are intended"
             )
+        if result.dtype != given.dtype or result.device != given.device:
+            raise HookShapeError(
+                f"{kind} hook {handle.hook_name} on hook point {self.name!r} returned a "
+                f"{result.dtype} tensor on {result.device}; it was given {given.dtype} on "
+                f"{given.device}. Return the same dtype and device (e.g. new.to(t)), or build the "
+                "point with HookPoint(check_shape=False) if the change is intended"
+            )
 
     # ------------------------------------------------------------------ registration
     @property
@@ -416,6 +423,7 @@ class HookPoint(nn.Module):
         with it, as in TransformerLens), otherwise it stays until removed.
         """
         self._hook_list(dir)  # validates dir before anything changes
+        check_level(level)
         if not callable(hook):
             raise TypeError(
                 f"hook for {self.name!r} must be callable as fn(tensor, *, hook); got {type(hook).__name__}"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Literal
 
+from ..errors import HookNameError
 from .handles import LensHandle
 from .names import NamesFilter, normalize_names_filter
 
@@ -32,7 +33,10 @@ class HookIntrospectionMixin:
         selector = normalize_names_filter(name_filter)
         hook_dict: dict[str, HookPoint] = getattr(self, "hook_dict")  # noqa: B009
         if selector.names is not None:
-            points = [(n, hook_dict[n]) for n in selector.ordered if n in hook_dict]
+            unknown = [n for n in selector.ordered if n not in hook_dict]
+            if unknown:  # a misspelt name would otherwise just list nothing
+                raise HookNameError(unknown[0], hook_dict)
+            points = [(n, hook_dict[n]) for n in selector.ordered]
         else:
             points = [(n, hp) for n, hp in hook_dict.items() if selector(n)]
         out: dict[str, list[LensHandle]] = {}

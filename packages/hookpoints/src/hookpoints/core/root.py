@@ -23,7 +23,7 @@ from torch import Tensor, nn
 
 from ..errors import HookNameError
 from .cache import ActivationCache
-from .handles import Direction, LensHandle, LensHandleGroup
+from .handles import Direction, LensHandle, LensHandleGroup, check_level
 from .hook_point import HookPoint
 from .introspection import HookIntrospectionMixin
 from .names import NameSelector, NamesFilter, normalize_names_filter
@@ -165,6 +165,7 @@ class HookedRootModule(HookIntrospectionMixin, nn.Module):
         """
         if dir not in ("fwd", "bwd"):
             raise ValueError(f"dir must be 'fwd' or 'bwd'; got {dir!r}")
+        check_level(level)
         if not callable(hook):
             raise TypeError(f"hook must be callable as fn(tensor, *, hook); got {type(hook).__name__}")
         added: list[LensHandle] = []
@@ -347,8 +348,8 @@ class HookedRootModule(HookIntrospectionMixin, nn.Module):
         running thread or asyncio task: forwards elsewhere do not see them. ``prepend``
         puts them before the points' other hooks.
         """
-        resolved = [(self._select(t), fn, "fwd") for t, fn in fwd_hooks] + [
-            (self._select(t), fn, "bwd") for t, fn in bwd_hooks
+        resolved = [(self._select(t), fn, "fwd") for t, fn in _hook_pairs(fwd_hooks, "fwd_hooks")] + [
+            (self._select(t), fn, "bwd") for t, fn in _hook_pairs(bwd_hooks, "bwd_hooks")
         ]
         with self._scope(resolved, reset_hooks_end, clear_contexts, prepend):  # type: ignore[arg-type]
             yield self
@@ -419,6 +420,7 @@ class HookedRootModule(HookIntrospectionMixin, nn.Module):
         pos_slice: Slice | SliceInput = None,
     ) -> tuple[dict[str, Tensor], list[HookPair], list[HookPair]]:
         """Build caching hooks without attaching them: ``(cache, fwd_hooks, bwd_hooks)``."""
+        _check_device(device)
         if cache is None:
             cache = {}
         points = self._select(names_filter)
@@ -474,6 +476,7 @@ class HookedRootModule(HookIntrospectionMixin, nn.Module):
         ``clone()`` of anything you need from the previous call. The model's own activations
         are never kept, so they are freed (and their memory reused) as the forward goes on.
         """
+        _check_device(device)
         if out is not None and sink is not None:
             raise TypeError("run_with_cache takes out= or sink=, not both")
         if out is not None and not isinstance(out, ActivationCache):
@@ -566,6 +569,40 @@ def _describe(value: Any) -> str:
     if isinstance(value, Tensor):
         return f"a tensor of shape {tuple(value.shape)}"
     return type(value).__name__
+
+
+def _hook_pairs(pairs: Any, argument: str) -> list[tuple[Any, Callable[..., Any]]]:
+    """``fwd_hooks`` / ``bwd_hooks`` as a list of ``(target, hook)``, or a TypeError naming the fault."""
+    expected = f"{argument} must be a list of (target, hook) pairs, target a name, names or a filter"
+    if isinstance(pairs, tuple) and len(pairs) == 2 and callable(pairs[1]) and not callable(pairs[0]):
+        raise TypeError(f"{expected}; got one bare pair: wrap it in a list, {argument}=[{pairs!r}]")
+    if isinstance(pairs, (str, bytes)) or not isinstance(pairs, Iterable):
+        raise TypeError(f"{expected}; got {type(pairs).__name__}")
+    checked = []
+    for i, pair in enumerate(pairs):
+        if not isinstance(pair, (tuple, list)) or len(pair) != 2:
+            raise TypeError(f"{expected}; item {i} is {pair!r}")
+        if not callable(pair[1]):
+            raise TypeError(f"{expected}; the hook of item {i} ({pair[0]!r}) is a {type(pair[1]).__name__}")
+        checked.append((pair[0], pair[1]))
+    return checked
+
+
+def _check_device(device: DeviceType) -> None:
+    """``device=`` is checked before the forward starts, not by the first tensor moved."""
+    if device is None:
+        return
+    try:
+        target = torch.device(device)
+    except (RuntimeError, TypeError) as exc:
+        raise ValueError(f"device={device!r} is not a torch device ({exc})") from None
+    if target.type == "cuda" and (
+        not torch.cuda.is_available() or (target.index or 0) >= torch.cuda.device_count()
+    ):
+        raise ValueError(
+            f"device={device!r}: this torch sees {torch.cuda.device_count()} CUDA device(s)"
+            + ("" if torch.cuda.is_available() else " (CUDA is not available)")
+        )
 
 
 class _BufferWriter:

@@ -59,6 +59,8 @@ class PluginInfo:
     version: str | None
     contributions: dict[str, tuple[str, ...]]
     errors: tuple[PluginLoadError, ...]
+    #: Names this plugin contributes that another plugin contributes too (both disabled).
+    conflicts: tuple[str, ...] = ()
 
 
 def _env_list(name: str) -> list[str] | None:
@@ -255,6 +257,14 @@ class PluginHost:
             for contribution in self.contributions(registry.hook_name, registry.descriptor_type):
                 kinds = per_plugin.setdefault(contribution.source.plugin, {})
                 kinds.setdefault(registry.kind, []).append(contribution.descriptor.name)
+        conflicts: dict[str, list[str]] = {}
+        for registry in REGISTRIES:
+            for name, sources in registry.conflicts().items():
+                for source in sources:
+                    others = ", ".join(str(o) for o in sources if o is not source)
+                    conflicts.setdefault(source.plugin, []).append(
+                        f"{registry.kind} {name!r} also comes from {others}: disabled"
+                    )
         names = [BUILTIN, *sorted(n for n in self._sources if n != BUILTIN and pm.has_plugin(n))]
         names += sorted({e.plugin for e in self._errors} - set(names))
         infos = []
@@ -270,6 +280,7 @@ class PluginHost:
                     source.version,
                     {k: tuple(v) for k, v in per_plugin.get(name, {}).items()},
                     tuple(e for e in self._errors if e.plugin == name),
+                    tuple(conflicts.get(name, ())),
                 )
             )
         return infos
