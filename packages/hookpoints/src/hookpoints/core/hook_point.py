@@ -52,6 +52,7 @@ _GLOBAL_FORWARD_PRE_HOOKS = _torch_module._global_forward_pre_hooks
 _GLOBAL_BACKWARD_HOOKS = _torch_module._global_backward_hooks
 _GLOBAL_BACKWARD_PRE_HOOKS = _torch_module._global_backward_pre_hooks
 _MODULE_CALL = nn.Module.__call__
+_is_compiling = torch.compiler.is_compiling
 
 _LAYER_RE = re.compile(r"(?:^|\.)(\d+)(?:\.|$)")
 
@@ -150,6 +151,10 @@ class HookPoint(nn.Module):
     #: Whether this class defines its own ``forward`` (set for each subclass when defined):
     #: then every call goes through it, and hooks run on its output as in TransformerLens.
     _runs_own_forward: bool = False
+    #: Whether this class keeps HookPoint's hook running and change notification (set for
+    #: each subclass when defined): only then do registration and dispatch take their
+    #: shortcuts, which skip ``_hooks_changed`` and ``_run_hooks`` (an alias point overrides both).
+    _plain_hooks: bool = True
 
     # Set in __init__ straight into __dict__ (read on every call; not parameters or buffers).
     _mode: DispatchMode
@@ -166,6 +171,11 @@ class HookPoint(nn.Module):
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         cls._runs_own_forward = cls.forward is not HookPoint.forward
+        cls._plain_hooks = (
+            cls._hooks_changed is HookPoint._hooks_changed
+            and cls._run_hooks is HookPoint._run_hooks
+            and cls._dispatch_forward is HookPoint._dispatch_forward
+        )
 
     def __init__(self, name: str | None = None, *, pos_dim: int | None = None, check_shape: bool = True):
         super().__init__()
@@ -182,6 +192,7 @@ class HookPoint(nn.Module):
         d["_calls_scoped"] = {}
         d["_runner_handles"] = ()
         d["_listener"] = None
+        d["_plain_hooks"] = type(self)._plain_hooks  # read per call: an instance-dict hit
         self._refresh_mode()
 
     # ------------------------------------------------------------------ hot path
@@ -206,7 +217,24 @@ class HookPoint(nn.Module):
             if self._runs_own_forward or self._torch_hooked() or _global_module_hooks():
                 return _MODULE_CALL(self, x)
             self._refresh_mode()  # the torch hooks were removed through their own handles
-        return self._dispatch(x, self._calls_for_context())
+        scoped = self._calls_scoped
+        calls = self._calls_for_context() if scoped else self._calls_global
+        fwd = calls[0]
+        if len(fwd) == 1 and not calls[1] and self.hook_conversion is None and self._plain_hooks:
+            # One forward hook, no conversion (every point under run_with_hooks / run_with_cache):
+            # _dispatch's work without its two extra calls.
+            fn, hook_arg, handle = fwd[0]
+            try:
+                result = fn(x, hook=hook_arg)
+            except Exception as exc:
+                _add_note(exc, f"(raised by forward hook {handle.hook_name} on hook point {self.name!r})")
+                raise
+            if result is None or result is x:
+                return x
+            if self.check_shape:
+                self._check_replacement(x, result, handle)
+            return result
+        return self._dispatch(x, calls)
 
     def forward(self, x: Any) -> Any:
         if self._runs_own_forward:
@@ -218,10 +246,7 @@ class HookPoint(nn.Module):
         scoped = self._calls_scoped
         if scoped:
             # dynamo traces a thread-local, not a ContextVar (see core/scopes.py)
-            if torch.compiler.is_compiling():
-                ctx = getattr(THREAD_VIEW, "context", None)
-            else:
-                ctx = CURRENT_CONTEXT.get()
+            ctx = getattr(THREAD_VIEW, "context", None) if _is_compiling() else CURRENT_CONTEXT.get()
             while ctx is not None:
                 found = scoped.get(ctx)
                 if found is not None:
@@ -456,12 +481,26 @@ class HookPoint(nn.Module):
     def _insert(self, handle: LensHandle, prepend: bool) -> None:
         """:meth:`_attach` for callers that hold the registration lock (one lock per scope)."""
         if handle.alias_names is None:
-            handle.calls = ((handle.user_hook, self, handle),)
+            calls = handle.calls = ((handle.user_hook, self, handle),)
         else:
-            handle.calls = tuple(
+            calls = handle.calls = tuple(
                 (handle.user_hook, AliasedHookPoint(alias, self), handle) for alias in handle.alias_names
             )
-        hooks = self._hooks_fwd if handle.dir == "fwd" else self._hooks_bwd
+        forward = handle.dir == "fwd"
+        hooks = self._hooks_fwd if forward else self._hooks_bwd
+        d = self.__dict__
+        if d["_mode"] is _REST and d["_listener"] is None and d["_plain_hooks"]:
+            # The first hook on a point at rest (what every scope does on every point): the
+            # state _rebuild would derive, set directly. A point at REST has no hooks, no
+            # torch-side attachments and no forward of its own.
+            hooks.append(handle)
+            pair: _Calls = (calls, ()) if forward else ((), calls)
+            if handle.context is None:
+                d["_calls_global"] = pair
+            else:
+                d["_calls_scoped"] = {handle.context: pair}
+            d["_mode"] = _HOOKS
+            return
         if prepend:
             hooks.insert(0, handle)
         else:
@@ -553,13 +592,26 @@ class HookPoint(nn.Module):
 
     def _withdraw(self, handle: LensHandle) -> None:
         """:meth:`_detach` for callers that hold the registration lock (one lock per scope)."""
-        hooks = self._hooks_fwd if handle.dir == "fwd" else self._hooks_bwd
+        forward = handle.dir == "fwd"
+        hooks = self._hooks_fwd if forward else self._hooks_bwd
+        handle.removed = True
+        handle.calls = ()  # break handle -> calls -> handle so the hook (and its cache) frees at once
+        d = self.__dict__
+        if (
+            len(hooks) == 1
+            and hooks[0] is handle
+            and d["_mode"] is _HOOKS
+            and d["_listener"] is None
+            and d["_plain_hooks"]
+            and not (self._hooks_bwd if forward else self._hooks_fwd)
+        ):  # the last hook leaves a plain point (every scope's exit): back to REST directly
+            hooks.clear()
+            d["_calls_global"], d["_calls_scoped"], d["_mode"] = _NO_CALLS, {}, _REST
+            return
         try:  # noqa: SIM105 - the hot removal path; suppress() costs more
             hooks.remove(handle)
         except ValueError:
             pass
-        handle.removed = True
-        handle.calls = ()  # break handle -> calls -> handle so the hook (and its cache) frees at once
         self._rebuild()
 
     def _detach_many(self, dir: str, keep: Callable[[LensHandle], bool]) -> None:
