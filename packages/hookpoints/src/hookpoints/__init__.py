@@ -6,16 +6,15 @@ ARCHITECTURE.md; in short, ``core`` is the hook system, ``conversions`` and ``al
 views on it, ``attached``, ``capturing`` and ``reports`` what is built on them, ``plugins`` the
 plugin host and the API for plugin authors.
 
-``import hookpoints`` stays light: the example models, reports, capture, the plugin host and
-every plugin load on first use.
+``import hookpoints`` stays light: it imports neither torch nor the plugin host. The core
+classes load (with torch) on first use, as do the example models, reports, capture and every
+plugin, so ``hookpoints --help`` answers before torch is imported.
 """
 
 from __future__ import annotations
 
 import importlib
-import importlib.abc
 import importlib.machinery
-import importlib.util
 import sys
 import warnings
 from types import ModuleType
@@ -23,21 +22,21 @@ from typing import TYPE_CHECKING, Any
 
 from . import _host_link
 from ._version import __version__
-from .core.cache import ActivationCache
-from .core.handles import LensHandle, LensHandleGroup
-from .core.hook_point import AliasedHookPoint, HookPoint
-from .core.introspection import HookIntrospectionMixin
-from .core.names import NameSelector, NamesFilter, normalize_names_filter
-from .core.protocols import HookFunction
-from .core.root import HookedRootModule
-from .core.scopes import HookScope
-from .core.slicing import Slice
 from .errors import HookNameError, HookShapeError, NonInvertibleConversionError
 
 if TYPE_CHECKING:  # what the lazy names below resolve to, for type checkers
     from .attached import attach
     from .capturing.loop import capture, iter_batches
     from .conversions.base import BaseTensorConversion, IdentityConversion, TensorConversion
+    from .core.cache import ActivationCache
+    from .core.handles import LensHandle, LensHandleGroup
+    from .core.hook_point import AliasedHookPoint, HookPoint
+    from .core.introspection import HookIntrospectionMixin
+    from .core.names import NameSelector, NamesFilter, normalize_names_filter
+    from .core.protocols import HookFunction
+    from .core.root import HookedRootModule
+    from .core.scopes import HookScope
+    from .core.slicing import Slice
     from .examples import TinyGPT, TinyGPTConfig
     from .plugins.hookspecs import hookimpl
     from .reports.data import build_report, compare_caches
@@ -99,8 +98,21 @@ class _PluginHostOnDemand:
 
 _host_link.contribution_source = _PluginHostOnDemand()
 
-# Functions of the layers above core, imported on first attribute access.
+# Imported on first attribute access: the core (which imports torch) and the layers above it.
 _LAZY = {
+    "ActivationCache": ("hookpoints.core.cache", "ActivationCache"),
+    "AliasedHookPoint": ("hookpoints.core.hook_point", "AliasedHookPoint"),
+    "HookFunction": ("hookpoints.core.protocols", "HookFunction"),
+    "HookIntrospectionMixin": ("hookpoints.core.introspection", "HookIntrospectionMixin"),
+    "HookPoint": ("hookpoints.core.hook_point", "HookPoint"),
+    "HookScope": ("hookpoints.core.scopes", "HookScope"),
+    "HookedRootModule": ("hookpoints.core.root", "HookedRootModule"),
+    "LensHandle": ("hookpoints.core.handles", "LensHandle"),
+    "LensHandleGroup": ("hookpoints.core.handles", "LensHandleGroup"),
+    "NameSelector": ("hookpoints.core.names", "NameSelector"),
+    "NamesFilter": ("hookpoints.core.names", "NamesFilter"),
+    "Slice": ("hookpoints.core.slicing", "Slice"),
+    "normalize_names_filter": ("hookpoints.core.names", "normalize_names_filter"),
     "BaseTensorConversion": ("hookpoints.conversions.base", "BaseTensorConversion"),
     "IdentityConversion": ("hookpoints.conversions.base", "IdentityConversion"),
     "TensorConversion": ("hookpoints.conversions.base", "TensorConversion"),
@@ -155,14 +167,18 @@ def _warn_moved(old: str, new: str) -> None:
     )
 
 
-class _MovedModuleFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
-    """``import hookpoints.report_data`` (0.1 layout) gives the module that replaced it."""
+class _MovedModuleFinder:
+    """``import hookpoints.report_data`` (0.1 layout) gives the module that replaced it.
+
+    A meta path finder and loader by protocol; not derived from ``importlib.abc``, whose
+    import (importlib.resources, pathlib) would cost ``import hookpoints`` about 20 ms.
+    """
 
     def find_spec(
         self, fullname: str, path: Any = None, target: ModuleType | None = None
     ) -> importlib.machinery.ModuleSpec | None:
         if fullname in MOVED_MODULES:
-            return importlib.util.spec_from_loader(fullname, self)
+            return importlib.machinery.ModuleSpec(fullname, self)  # type: ignore[arg-type]
         return None
 
     def create_module(self, spec: importlib.machinery.ModuleSpec) -> ModuleType:

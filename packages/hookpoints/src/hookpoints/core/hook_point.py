@@ -480,8 +480,9 @@ class HookPoint(nn.Module):
 
     def _insert(self, handle: LensHandle, prepend: bool) -> None:
         """:meth:`_attach` for callers that hold the registration lock (one lock per scope)."""
+        calls: tuple[_Call, ...]
         if handle.alias_names is None:
-            calls = handle.calls = ((handle.user_hook, self, handle),)
+            calls = handle.calls = ((handle.user_hook, self, handle),)  # type: ignore[assignment]
         else:
             calls = handle.calls = tuple(
                 (handle.user_hook, AliasedHookPoint(alias, self), handle) for alias in handle.alias_names
