@@ -18,7 +18,7 @@ def test_demo_ablation_comparison_and_report() -> None:
     assert "clean vs patched: first divergence at blocks.0.attn.hook_z" in text
     assert "21 hook points, 1 with hooks attached, 21 with activations" in text
     row = next(line for line in text.splitlines() if line.startswith("blocks.0.attn.hook_z "))
-    assert "fwd:run_demo.ablate_head" in row  # the patch shows in the report
+    assert "fwd:demo_parts.ablate_head" in row  # the patch shows in the report
 
 
 def test_cli_demo_runs_and_ends_with_report() -> None:

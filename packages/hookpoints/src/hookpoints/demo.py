@@ -21,7 +21,20 @@ def run_demo(
     width: int | None = None,
     color: bool = False,
 ) -> str:
-    """Run the demo and return its text."""
+    """Run the demo and return its text (the narrative, then the report)."""
+    narrative, report_text = demo_parts(layers, head, seed, reporter, width, color)
+    return f"{narrative}\n{report_text}"
+
+
+def demo_parts(
+    layers: int = 2,
+    head: int = 1,
+    seed: int = 0,
+    reporter: str | None = None,
+    width: int | None = None,
+    color: bool = False,
+) -> tuple[str, str]:
+    """Run the demo; return its narrative and the report apart (the CLI may write the report to a file)."""
     out: list[str] = []
     model = TinyGPT(TinyGPTConfig(n_layers=layers, seed=seed)).eval()
     tokens = torch.randint(0, model.cfg.d_vocab, (1, 12), generator=torch.Generator().manual_seed(seed))
@@ -51,7 +64,7 @@ def run_demo(
     out.append("")
     out.append("Hook report (recorded ablated run, compared with the clean cache):")
     with model.hooks(fwd_hooks=[("blocks.0.attn.hook_z", ablate_head)]):
-        out.append(
-            report(model, run=run, compare=(clean, patched), reporter=reporter, width=width, color=color)
+        report_text = report(
+            model, run=run, compare=(clean, patched), reporter=reporter, width=width, color=color
         )
-    return "\n".join(out)
+    return "\n".join(out), report_text
