@@ -92,7 +92,7 @@ def _points_table(report: HookReport, width: int | None = None) -> Table:
     free = width - overhead - sum(natural[1:-1])
     name_width = max(8, min(natural[0], free - min(natural[-1], 8)))
     hooks_width = max(5, min(natural[-1], free - name_width))
-    table = Table(title=f"{report.model}: hook points", title_justify="left", expand=False, pad_edge=False)
+    table = Table(expand=False, pad_edge=False)
     table.add_column("hook point", no_wrap=True, width=name_width)
     for header in headers[1:-1]:
         table.add_column(header, justify="left" if header == "shape" else "right", no_wrap=True)
@@ -121,8 +121,7 @@ def _inventory_tree(report: HookReport) -> Tree:
 
 def _comparison_table(comparison: CacheComparison, top: int = 10) -> Table:
     first = comparison.first_divergence
-    title = f"clean vs patched: first divergence at {first}" if first else "clean vs patched: no divergence"
-    table = Table(title=title, title_justify="left", pad_edge=False)
+    table = Table(pad_edge=False)
     table.add_column("hook point", overflow="fold")
     table.add_column("max |diff|", justify="right", no_wrap=True)
     table.add_column("rel norm", justify="right", no_wrap=True)
@@ -159,13 +158,30 @@ def renderable(report: HookReport, width: int | None = None) -> RenderableType:
     if not report.points:
         parts.append(Text(f"{report.model}: no hook points", style="dim"))
     elif report.recorded or report.captured:
+        parts.append(_title(f"{report.model}: hook points"))
         parts.append(_points_table(report, width))
     else:
         parts.append(_inventory_tree(report))
     parts.append(_summary(report))
     if report.comparison is not None:
+        first = report.comparison.first_divergence
+        parts.append(
+            _title(
+                f"clean vs patched: first divergence at {first}"
+                if first
+                else "clean vs patched: no divergence"
+            )
+        )
         parts.append(_comparison_table(report.comparison))
     return Group(*parts)
+
+
+def _title(text: str) -> Text:
+    """A table's title as its own line: it wraps at the console width, never at the table's.
+
+    (A rich table title is cut to the table's width, which a narrow table makes unreadable.)
+    """
+    return Text(text, style="italic", overflow="fold")
 
 
 def _console(width: int, color: bool, record: bool = False) -> Console:
@@ -187,8 +203,9 @@ class RichReporter:
     def render(self, report: HookReport, *, width: int = 100, color: bool = False) -> str:
         console = _console(width, color)
         console.print(renderable(report, width))
-        output = console.file.getvalue()  # type: ignore[attr-defined]
-        return str(output).rstrip("\n")
+        output = str(console.file.getvalue())  # type: ignore[attr-defined]
+        # no trailing blanks (rich pads lines to the width): what a file or pager should get
+        return "\n".join(line.rstrip() for line in output.rstrip("\n").split("\n"))
 
     def export_svg(
         self, report: HookReport, path: str | Path, *, width: int = 100, title: str = "hookpoints"
