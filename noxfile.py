@@ -272,3 +272,27 @@ def bench(session: nox.Session) -> None:
         *CONSTRAINTS, f"./{CORE}", "./plugins/hookpoints-safetensors", "./plugins/hookpoints-tensor-ops"
     )
     session.run("python", "tests/bench/run_bench.py", *session.posargs, env={"OMP_NUM_THREADS": "1"})
+
+
+@nox.session
+def build(session: nox.Session) -> None:
+    """Build every distribution's sdist and wheel, check them, and run the demo from the wheels.
+
+    ``twine check --strict`` (the long description renders) plus tests/packaging/check_dists.py
+    (license, classifiers, URLs, readme, ranges not pins); then this session's own fresh
+    virtualenv installs the core and rich wheels (torch through the constraints) and runs
+    ``hookpoints demo`` from them, outside the source tree.
+    """
+    session.install(*CONSTRAINTS, "build>=1.2", "twine>=5")
+    dist = Path(session.create_tmp()) / "dist"
+    shutil.rmtree(dist, ignore_errors=True)
+    for path in DISTRIBUTIONS.values():  # the template is copied, never published
+        session.run("python", "-m", "build", "--outdir", str(dist), path, silent=True)
+    session.run("twine", "check", "--strict", *sorted(str(p) for p in dist.iterdir()))
+    session.run("python", "tests/packaging/check_dists.py", str(dist))
+    wheels = {p.name.split("-")[0]: str(p) for p in dist.glob("*.whl")}
+    session.install(*CONSTRAINTS, "torch==2.13.0", "numpy")
+    session.install(*CONSTRAINTS, wheels["hookpoints"], wheels["hookpoints_rich"])
+    with session.chdir(dist):  # not the source tree: the installed wheels must be enough
+        session.run("hookpoints", "--version")
+        session.run("hookpoints", "demo")
