@@ -180,14 +180,17 @@ RICH = "plugins/hookpoints-rich"
 
 @nox.session
 def docs(session: nox.Session) -> None:
-    """Build the documentation site with --strict (warnings are errors).
+    """Run every python block of README.md and docs/, then build the site with --strict.
 
-    The report picture in docs/reports.md is generated here (never committed).
+    The blocks (tests/docs) use every plugin, transformers and TransformerLens, so all are
+    installed here. The report picture in docs/reports.md is generated here (never committed).
     """
     session.install(
-        *CONSTRAINTS, "torch==2.13.0", "mkdocs-material", "mkdocstrings[python]", "numpy", "transformers"
-    )
-    session.install(*CONSTRAINTS, "-e", CORE, "-e", RICH, "-e", "plugins/hookpoints-safetensors")
+        *CONSTRAINTS, "torch==2.13.0", "mkdocs-material", "mkdocstrings[python]", *TEST_TOOLS,
+        "transformers", f"transformer-lens=={TL_VERSION}",
+    )  # fmt: skip
+    session.install(*CONSTRAINTS, *(arg for p in DISTRIBUTIONS.values() for arg in ("-e", p)))
+    session.run("pytest", "tests/docs", "-p", "no:cacheprovider", env={"HOOKPOINTS_STRICT_PLUGINS": "1"})
     (ROOT / "docs" / "assets").mkdir(exist_ok=True)
     session.run(
         "python",
