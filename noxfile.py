@@ -186,7 +186,7 @@ def docs(session: nox.Session) -> None:
     installed here. The report picture in docs/reports.md is generated here (never committed).
     """
     session.install(
-        *CONSTRAINTS, "torch==2.13.0", "mkdocs-material", "mkdocstrings[python]", *TEST_TOOLS,
+        *CONSTRAINTS, "torch==2.13.0", "mkdocs-material", "mkdocstrings[python]", "mkdocs-jupyter", *TEST_TOOLS,
         "transformers", f"transformer-lens=={TL_VERSION}",
     )  # fmt: skip
     session.install(*CONSTRAINTS, *(arg for p in DISTRIBUTIONS.values() for arg in ("-e", p)))
@@ -299,3 +299,26 @@ def build(session: nox.Session) -> None:
     with session.chdir(dist):  # not the source tree: the installed wheels must be enough
         session.run("hookpoints", "--version")
         session.run("hookpoints", "demo")
+
+
+@nox.session
+def notebook(session: nox.Session) -> None:
+    """Execute docs/notebooks/*.ipynb with nbclient (a cell that raises fails the session).
+
+    The executed copies go to the session's tmp folder; the committed notebooks stay without
+    outputs (the docs site shows them as committed).
+    """
+    session.install(
+        *CONSTRAINTS, "torch==2.13.0", "numpy", "matplotlib", "nbclient>=0.10", "nbformat", "ipykernel"
+    )
+    session.install(*CONSTRAINTS, f"./{CORE}", f"./{RICH}")
+    out = Path(session.create_tmp())
+    for notebook in sorted((ROOT / "docs" / "notebooks").glob("*.ipynb")):
+        session.run(
+            "python", "-c",
+            "import sys, nbformat\nfrom nbclient import NotebookClient\n"
+            "nb = nbformat.read(sys.argv[1], as_version=4)\n"
+            "NotebookClient(nb, timeout=300, kernel_name='python3').execute()\n"
+            "nbformat.write(nb, sys.argv[2])\n",
+            str(notebook), str(out / notebook.name),
+        )  # fmt: skip
