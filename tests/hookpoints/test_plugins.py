@@ -260,7 +260,7 @@ def test_report_uses_named_or_default_reporter() -> None:
     data = json.loads(hookpoints.report(toy, reporter="json"))
     assert data["schema"] == "hookpoints.report/1" and data["summary"]["hook_points"] == 3
     with pytest.raises(UnknownNameError, match="installed: json, .*text"):
-        hookpoints.report(toy, reporter="html")
+        hookpoints.report(toy, reporter="no_such_reporter")
 
 
 def test_descriptors_read_factory_parameters_from_the_signature() -> None:
