@@ -97,7 +97,7 @@ def test_comparison_page_has_every_section_table_and_plot(reports: dict[str, Hoo
     assert data.comparison is not None and data.comparison.first_divergence == "blocks.0.attn.hook_z"
     raw = render_html(data, width=10_000)
     assert re.search(r'<tr class="hp-first">\s*<td class="name">blocks\.0\.attn\.hook_z</td>', raw)
-    assert "First divergence (model order):" in raw
+    assert "First divergence:" in raw
     svg_texts = page.texts_in("text")
     assert "first divergence" in svg_texts
     assert "Clean vs patched: first divergence at blocks.0.attn.hook_z" in svg_texts

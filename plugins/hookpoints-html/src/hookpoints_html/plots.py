@@ -214,7 +214,7 @@ def _norms_heatmap(grouped: Layered) -> str:
 
 
 def comparison_plot(report: HookReport, comparison: CacheComparison) -> str | None:
-    """Relative change ``||patched - clean|| / ||clean||`` per point, in model order.
+    """Relative change ``||patched - clean|| / ||clean||`` per point, in the report's point order.
 
     The first divergence is drawn in red and labelled; an infinite change (shapes differ, a
     value became NaN/Inf) is drawn hatched at the right edge, with its reason.

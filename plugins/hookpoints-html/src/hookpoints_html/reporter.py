@@ -241,7 +241,7 @@ def _body(report: HookReport, title: str, ids: _Ids) -> list[str]:
         atol = f" (atol {comparison.atol:g})" if comparison.atol else ""
         lines = [
             (
-                f"<p{attr('class', 'hp-alert')}>{escape('First divergence (model order):')}"
+                f"<p{attr('class', 'hp-alert')}>{escape('First divergence:')}"
                 f"{SOFT}<code>{escape(first)}</code>{escape(atol)}</p>"
                 if first
                 else f"<p>{escape('No divergence: the patched run equals the clean one' + atol)}.</p>"
