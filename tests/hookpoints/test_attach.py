@@ -76,12 +76,15 @@ def raw_outputs(model: nn.Module) -> dict[str, list[Tensor]]:
 
 def test_points_for_every_submodule_and_nothing_installed_at_rest(net: Net) -> None:
     hooked = attach(net)
-    assert list(hooked.hook_dict)[:4] == [
+    names = list(hooked.hook_dict)
+    assert names[:5] == [
+        "hook_in",  # the model's own input first, its output last: forward order
         "embed.hook_in",
         "embed.hook_out",
         "shared.hook_in",
         "shared.hook_out",
     ]
+    assert names[-1] == "hook_out"
     assert hooked.torch_hook_count == 0
     assert all(not m._forward_hooks and not m._forward_pre_hooks for m in net.modules())
     assert torch.equal(hooked(X)["logits"], net(X)["logits"])

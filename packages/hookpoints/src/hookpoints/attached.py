@@ -2,7 +2,9 @@
 
 Every submodule at path ``p`` gets two points: ``p.hook_in`` (its first positional input, or
 its first tensor keyword argument) and ``p.hook_out`` (its output; for tuple or
-``ModelOutput``-style outputs the first tensor, written back into the same structure). A
+``ModelOutput``-style outputs the first tensor, written back into the same structure). The
+model itself gets ``hook_in`` and ``hook_out`` too (unless ``include`` selects paths), so a
+model without submodules (a bare ``nn.Linear``) still has its input and output. A
 torch hook is installed on a submodule only while one of its points has hooks, so an
 attached model at rest runs exactly the unmodified model. ``detach()`` (or leaving
 ``with attach(model) as hooked:``) removes every hook it installed.
@@ -25,6 +27,7 @@ from .aliases.points import AliasPoint, build_conversion, resolve_rules
 from .core.hook_point import HookPoint
 from .core.names import NamesFilter, normalize_names_filter
 from .core.root import HookedRootModule
+from .errors import HookNameError
 from .extension_points import AliasScheme
 
 
@@ -88,15 +91,37 @@ class AttachedModel(HookedRootModule):
         self.hook_dict = {}
         self.alias_schemes: list[str] = []
         selector = normalize_names_filter(include)
-        for path, module in model.named_modules():
-            if not path or not selector(path):
+        modules = dict(model.named_modules())
+        if selector.names is not None:
+            missing = [n for n in selector.ordered if n not in modules or not n]
+            if missing:
+                paths = [p for p in modules if p]
+                raise HookNameError(
+                    missing[0],
+                    paths,
+                    what=f"{type(model).__name__} module path (include=)",
+                    no_match=f"its module paths are {_listing(paths)}",
+                )
+        for path, module in modules.items():
+            if path and not selector(path):
                 continue
-            self.mod_dict[path] = module
+            if not path and include is not None:
+                continue  # the model's own points come with the default, every module
+            if path:
+                self.mod_dict[path] = module
             for kind in ("hook_in", "hook_out"):
-                point = HookPoint(f"{path}.{kind}")
+                name = f"{path}.{kind}" if path else kind
+                point = HookPoint(name)
                 point.on_change(self._sync)
-                self.hook_dict[point.name] = point  # type: ignore[index]
-                self._owner[f"{path}.{kind}"] = (module, kind)
+                self.hook_dict[name] = point
+                self._owner[name] = (module, kind)
+        if "hook_out" in self.hook_dict:  # the model's output comes last, as it does in a forward
+            self.hook_dict["hook_out"] = self.hook_dict.pop("hook_out")
+        if include is not None and not self.hook_dict:
+            raise ValueError(
+                f"attach(include={include!r}) matched no module of {type(model).__name__}; its module "
+                f"paths are {_listing([p for p in modules if p])}"
+            )
 
     def setup(self) -> None:
         """Nothing to do: points are created by :func:`attach`."""
@@ -129,8 +154,15 @@ class AttachedModel(HookedRootModule):
             from .registries import ALIASES
 
             scheme = ALIASES.get(scheme)
+        elif not isinstance(scheme, AliasScheme):
+            raise TypeError(
+                f"aliases must be an alias scheme name (str) or an AliasScheme; got {type(scheme).__name__} "
+                f"{scheme!r}"
+            )
         rules = scheme.rules_for(self.model)
         resolved = resolve_rules(scheme, rules, list(self.hook_dict), type(self.model).__name__)
+        position = {name: i for i, name in enumerate(self.hook_dict)}
+        resolved.sort(key=lambda item: position[item[1]])  # aliases in model order, not table order
         clashes = [alias for alias, _, _ in resolved if alias in self.hook_dict]
         if clashes:
             raise ValueError(f"alias scheme {scheme.name!r}: {clashes[0]!r} is already a hook point name")
@@ -185,8 +217,39 @@ def attach(
         aliases: Alias scheme(s) to add (names from the registry, e.g. ``"transformerlens"``).
         include: Which module paths get points (a names filter; default all submodules).
     """
-    view = AttachedModel(model, include)
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"attach() needs a torch.nn.Module; got {type(model).__name__} {_short_repr(model)}")
+    schemes: list[Any] = []
+    given: object = aliases
     if aliases is not None:
-        for scheme in [aliases] if isinstance(aliases, (str, AliasScheme)) else aliases:
-            view.add_alias_scheme(scheme)
+        if isinstance(aliases, (str, AliasScheme)):
+            schemes = [aliases]
+        elif isinstance(aliases, Iterable) and not isinstance(given, (bytes, bytearray)):
+            schemes = list(aliases)
+        else:
+            raise TypeError(
+                "aliases must be an alias scheme name, an AliasScheme, or a list of them; got "
+                f"{type(aliases).__name__} {aliases!r}"
+            )
+        from .registries import ALIASES
+
+        for scheme in schemes:  # every name is looked up before anything is attached
+            if isinstance(scheme, str):
+                ALIASES.get(scheme)
+    view = AttachedModel(model, include)
+    for scheme in schemes:
+        view.add_alias_scheme(scheme)
     return view
+
+
+def _listing(paths: list[str], limit: int = 8) -> str:
+    if not paths:
+        return "none (it has no submodules: leave include out)"
+    return ", ".join(repr(p) for p in paths[:limit]) + (
+        f", ... ({len(paths)} in all)" if len(paths) > limit else ""
+    )
+
+
+def _short_repr(value: object, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"

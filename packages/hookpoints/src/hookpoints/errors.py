@@ -30,12 +30,16 @@ class HookNameError(KeyError, ValueError):
     ``except`` clauses keep working.
     """
 
-    def __init__(self, name: str, candidates: Iterable[str], what: str = "hook point") -> None:
+    def __init__(
+        self, name: str, candidates: Iterable[str], what: str = "hook point", no_match: str | None = None
+    ) -> None:
         self.name = name
         self.suggestions = close_matches(name, candidates)
         hint = (
             f"; did you mean {', '.join(repr(s) for s in self.suggestions)}?"
             if self.suggestions
+            else f"; {no_match}"
+            if no_match is not None
             else "; no hook point has a similar name (see model.hook_dict for all names)"
         )
         self.message = f"no {what} named {name!r}{hint}"
@@ -57,8 +61,25 @@ class SliceInputError(TypeError, ValueError):
     """A ``pos_slice`` that is not a position selection (TransformerLens raised ValueError)."""
 
 
+class SliceRangeError(IndexError):
+    """A ``pos_slice`` index outside the activation's positions (known once the tensor is seen)."""
+
+
 class PluginError(RuntimeError):
     """A plugin failed to load or contributed something invalid (strict mode)."""
+
+
+class ContributionError(PluginError):
+    """A plugin's contribution (a reporter, ...) raised when used; the cause is chained.
+
+    ``kind``, ``name`` and ``source`` (plugin, distribution, version) say whose it was.
+    """
+
+    def __init__(self, message: str, kind: str, name: str, source: object) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.name = name
+        self.source = source
 
 
 class PluginWarning(UserWarning):

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
-from ..core.names import NamesFilter
+from ..core.names import NamesFilter, normalize_names_filter
 from ..extension_points import ActivationSink
 from ..registries import SINKS
 
@@ -70,8 +70,19 @@ def capture(
         grad: Run with autograd enabled (default: under ``torch.no_grad()``).
 
     Batches listed in the sink's ``completed_batches`` (a resumed disk capture) are skipped
-    without running the model.
+    without running the model. ``batches`` that yield nothing (an empty list, an exhausted
+    generator) are a ``ValueError``, not an empty result; a model without hook points is a
+    ``TypeError`` saying to ``attach()`` it.
     """
+    if not (callable(getattr(model, "hooks", None)) and isinstance(getattr(model, "hook_dict", None), dict)):
+        raise TypeError(
+            f"capture() needs a model with hook points; {type(model).__name__} has none: "
+            "wrap it with hookpoints.attach(model) (any nn.Module) and capture the attached model"
+        )
+    if isinstance(batches, Sized) and len(batches) == 0:
+        raise ValueError(_NO_BATCHES.format(what=f"an empty {type(batches).__name__}"))
+    target_points = (lambda name: True) if names_filter is None else names_filter
+    normalize_names_filter(target_points)  # a bad names_filter is refused before the sink is built
     target = SINKS.resolve(sink, sink_params)
     done = set(getattr(target, "completed_batches", ()) or ())
     current = [0]
@@ -80,15 +91,24 @@ def capture(
         target.write(hook.name, tensor, batch=current[0])
 
     run = forward or _call
-    target_points = (lambda name: True) if names_filter is None else names_filter
+    seen = 0
     with model.hooks(fwd_hooks=[(target_points, save)]), torch.set_grad_enabled(grad):
         for index, batch in enumerate(_progress(batches, progress, total)):
+            seen += 1
             if index in done:
                 continue
             current[0] = index
             run(model, batch)
             target.end_batch(index)
+    if not seen:
+        raise ValueError(_NO_BATCHES.format(what=f"a {type(batches).__name__} that yielded nothing"))
     return target.finalize()
+
+
+_NO_BATCHES = (
+    "capture() got no batches ({what}): nothing was run and the sink was not finalized; "
+    "pass an iterable of inputs (an exhausted generator or DataLoader gives nothing the second time)"
+)
 
 
 def iter_batches(tensor: torch.Tensor, batch_size: int) -> Iterator[torch.Tensor]:

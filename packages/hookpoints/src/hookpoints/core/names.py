@@ -9,6 +9,8 @@ can look them up directly instead of scanning every point of a large model.
 from __future__ import annotations
 
 import functools
+import inspect
+import types
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, TypeAlias
@@ -56,7 +58,15 @@ def normalize_names_filter(names_filter: NamesFilter | NameSelector) -> NameSele
     if isinstance(names_filter, str):
         return NameSelector(names=frozenset((names_filter,)), ordered=(names_filter,))
     if callable(names_filter):
+        _check_predicate(names_filter)
         return NameSelector(predicate=names_filter)
+    given: object = names_filter  # bytes are iterable (of ints), and not names
+    if isinstance(given, (bytes, bytearray)):
+        raise TypeError(
+            "names_filter must be a hook name (str), names or a predicate; got "
+            f"{type(names_filter).__name__} "
+            f"{given!r} (decode it: names_filter={bytes(given).decode(errors='replace')!r})"
+        )
     if isinstance(names_filter, Iterable):
         ordered = tuple(names_filter)
         bad = [n for n in ordered if not isinstance(n, str)]
@@ -69,6 +79,32 @@ def normalize_names_filter(names_filter: NamesFilter | NameSelector) -> NameSele
         "names_filter must be None, a hook name, an iterable of hook names or a callable "
         f"taking a name and returning bool; got {type(names_filter).__name__}"
     )
+
+
+def _check_predicate(fn: Callable[..., Any]) -> None:
+    """A predicate must be callable with one name: checked from its code, not per point.
+
+    Plain functions and bound methods are checked (cheaply, without ``inspect``); other
+    callables are trusted.
+    """
+    func = getattr(fn, "__func__", fn)
+    code = getattr(func, "__code__", None)
+    if code is None or not isinstance(func, types.FunctionType):
+        return
+    bound = 1 if func is not fn else 0  # a bound method's self
+    positional = code.co_argcount - bound
+    required = positional - len(func.__defaults__ or ())
+    takes_varargs = bool(code.co_flags & inspect.CO_VARARGS)
+    kwonly_required = [
+        n
+        for n in code.co_varnames[code.co_argcount : code.co_argcount + code.co_kwonlyargcount]
+        if n not in (func.__kwdefaults__ or {})
+    ]
+    if required > 1 or (positional < 1 and not takes_varargs) or kwonly_required:
+        raise TypeError(
+            f"names_filter: a predicate is called as predicate(name) -> bool with one hook name; "
+            f"{hook_display_name(fn)}{inspect.signature(fn)} cannot be called with one argument"
+        )
 
 
 def hook_display_name(fn: Any) -> str:

@@ -477,6 +477,7 @@ class HookedRootModule(HookIntrospectionMixin, nn.Module):
         are never kept, so they are freed (and their memory reused) as the forward goes on.
         """
         _check_device(device)
+        slicer = Slice.unwrap(pos_slice)  # a bad pos_slice is refused before any sink is built
         if out is not None and sink is not None:
             raise TypeError("run_with_cache takes out= or sink=, not both")
         if out is not None and not isinstance(out, ActivationCache):
@@ -495,7 +496,6 @@ class HookedRootModule(HookIntrospectionMixin, nn.Module):
         else:
             cache_dict = ActivationCache(None, self, has_batch_dim=not remove_batch_dim)
         points = self._select(names_filter)
-        slicer = Slice.unwrap(pos_slice)
         resolved: list[tuple[list[tuple[str, HookPoint]], Callable[..., Any], Direction]] = [
             (points, _make_save_hook(cache_dict, "", device, remove_batch_dim, slicer), "fwd")
         ]
