@@ -165,3 +165,38 @@ def test_backward_hook_through_select_chunk_writes_only_its_chunk(gpt: TinyGPT, 
     through = _grads(gpt, tokens, [(name, lambda g, hook: g * 10)])
     for param, grad in expected.items():
         assert torch.equal(through[param], grad), f"gradient of {param} differs"
+
+
+@pytest.mark.parametrize("dir", ["fwd", "bwd"])
+def test_split_heads_of_the_wrong_width_names_the_point_and_the_widths(
+    gpt: TinyGPT, tokens: Tensor, dir: str
+) -> None:
+    """``n_heads=5`` on a width-32 point is accepted (the width is unknown until a tensor is
+    seen) and fails at first use naming the point, n_heads and the width."""
+    name = "blocks.0.hook_resid_pre"
+    reference = gpt(tokens)
+    point = gpt.hook_dict[name]
+    point.enable_reshape("split_heads", n_heads=5)
+    message = (
+        rf"^split_heads\(n_heads=5\) on hook point '{name}': the activation's width \(last dimension\) "
+        r"is 32, which is not divisible by n_heads=5; expected a width n_heads \* d_head"
+    )
+    with pytest.raises(ValueError, match=message):
+        if dir == "fwd":
+            gpt.run_with_hooks(tokens, fwd_hooks=[(name, lambda t, hook: None)])
+        else:
+            gpt.run_with_hooks(tokens, bwd_hooks=[(name, lambda g, hook: None)]).sum().backward()
+    assert not point.fwd_hooks and not point.bwd_hooks  # the failed run's hooks are gone
+    assert torch.equal(gpt(tokens), reference)  # at rest the conversion is never called
+    point.enable_reshape("split_heads", n_heads=4)  # a fitting width works on the same point
+    seen: list[tuple[int, ...]] = []
+    gpt.run_with_hooks(tokens, fwd_hooks=[(name, lambda t, hook: seen.append(tuple(t.shape)))])
+    assert seen == [(2, 6, 4, 8)]
+    point.enable_reshape(None)
+    assert torch.equal(gpt(tokens), reference)
+
+
+def test_a_step_failing_outside_any_hook_point_says_nothing_of_a_point() -> None:
+    step = hookpoints.conversions.create("split_heads", n_heads=5)
+    with pytest.raises(ValueError, match=r"^split_heads\(n_heads=5\): the activation's width"):
+        step.convert(torch.zeros(2, 32))

@@ -267,7 +267,8 @@ CALL_ERRORS: list[tuple[str, dict[str, Any], tuple[int, ...], str]] = [
         "split_heads",
         {"n_heads": 3},
         (2, 10),
-        r"^split_heads: last dimension 10 is not divisible by n_heads=3$",
+        r"^split_heads\(n_heads=3\): the activation's width \(last dimension\) is 10, which is not divisible "
+        r"by n_heads=3; expected a width n_heads \* d_head \(a multiple of 3\); divisors of 10: 1, 2, 5, 10$",
     ),
     (
         "merge_heads",

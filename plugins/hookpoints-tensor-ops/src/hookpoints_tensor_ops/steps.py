@@ -19,7 +19,7 @@ import torch
 from torch import Tensor
 
 from hookpoints import BaseTensorConversion, NonInvertibleConversionError
-from hookpoints.plugins import ChainConversion, revert_accepts_original
+from hookpoints.plugins import ChainConversion, revert_accepts_original, running_point
 
 __all__ = [
     "Add",
@@ -74,6 +74,12 @@ def _int(step: str, name: str, value: object, minimum: int | None = None) -> int
     if minimum is not None and result < minimum:
         raise ValueError(f"{step}: {name} must be >= {minimum}; got {result}")
     return result
+
+
+def _at() -> str:
+    """``" on hook point 'name'"`` when a hook point's dispatch is running (error paths only)."""
+    name = running_point()
+    return f" on hook point {name!r}" if name is not None else ""
 
 
 def _shape(x: Tensor) -> tuple[int, ...]:
@@ -142,7 +148,7 @@ class Reshape(TensorOp):
             return input_value.reshape(self.shape)
         except RuntimeError:
             raise ValueError(
-                f"reshape: cannot reshape a tensor of shape {_shape(input_value)} "
+                f"reshape{_at()}: cannot reshape a tensor of shape {_shape(input_value)} "
                 f"({input_value.numel()} elements) to {self.shape}"
             ) from None
 
@@ -150,7 +156,8 @@ class Reshape(TensorOp):
         original = _original("reshape", full_context, "to restore its shape")
         if input_value.numel() != original.numel():
             raise ValueError(
-                f"reshape: the edited view has shape {_shape(input_value)}, which cannot go back to the "
+                f"reshape{_at()}: the edited view has shape {_shape(input_value)}, "
+                "which cannot go back to the "
                 f"original shape {_shape(original)}"
             )
         return input_value.reshape(original.shape)
@@ -176,9 +183,15 @@ class SplitHeads(TensorOp):
         except (RuntimeError, IndexError):
             pass
         if input_value.ndim == 0:
-            raise ValueError("split_heads: expected a tensor [..., n_heads * d_head]; got a 0-dim tensor")
+            raise ValueError(
+                f"split_heads{_at()}: expected a tensor [..., n_heads * d_head]; got a 0-dim tensor"
+            )
+        width = input_value.shape[-1]
         raise ValueError(
-            f"split_heads: last dimension {input_value.shape[-1]} is not divisible by n_heads={self.n_heads}"
+            f"split_heads(n_heads={self.n_heads}){_at()}: the activation's width (last dimension) is "
+            f"{width}, which is not divisible by n_heads={self.n_heads}; expected a width "
+            f"n_heads * d_head (a multiple of {self.n_heads}); divisors of {width}: "
+            f"{', '.join(str(d) for d in range(1, min(width, 64) + 1) if width % d == 0)}"
         )
 
     def revert(self, input_value: Tensor, *full_context: Any) -> Tensor:
@@ -186,7 +199,7 @@ class SplitHeads(TensorOp):
         if len(shape) >= 2 and shape[-2] == self.n_heads:
             return torch.flatten(input_value, -2)  # a view when the layout allows, else a copy
         raise ValueError(
-            f"split_heads: revert expected a view [..., n_heads={self.n_heads}, d_head]; "
+            f"split_heads{_at()}: revert expected a view [..., n_heads={self.n_heads}, d_head]; "
             f"got shape {tuple(shape)}"
         )
 
@@ -212,7 +225,8 @@ class MergeHeads(TensorOp):
         if input_value.ndim < 2 or (self.n_heads is not None and input_value.shape[-2] != self.n_heads):
             expected = "n_heads" if self.n_heads is None else f"n_heads={self.n_heads}"
             raise ValueError(
-                f"merge_heads: expected a tensor [..., {expected}, d_head]; got shape {_shape(input_value)}"
+                f"merge_heads{_at()}: expected a tensor [..., {expected}, d_head]; "
+                f"got shape {_shape(input_value)}"
             )
         return input_value.flatten(-2)
 
@@ -223,18 +237,20 @@ class MergeHeads(TensorOp):
             heads, d_head = original.shape[-2:]
             if last != heads * d_head:
                 raise ValueError(
-                    f"merge_heads: the edited view has shape {_shape(input_value)}; the original "
+                    f"merge_heads{_at()}: the edited view has shape {_shape(input_value)}; the original "
                     f"{_shape(original)} needs a last dimension of {heads * d_head}"
                 )
             return torch.unflatten(input_value, -1, (heads, d_head))
         if self.n_heads is None:
             raise TypeError(
-                "merge_heads: revert needs n_heads or the original activation; build it with n_heads=... "
+                f"merge_heads{_at()}: revert needs n_heads or the original activation; "
+                "build it with n_heads=... "
                 "or call revert(view, original) (HookPoint passes it)"
             )
         if last is None or last % self.n_heads:
             raise ValueError(
-                f"merge_heads: the edited view has shape {_shape(input_value)}; its last dimension must be "
+                f"merge_heads{_at()}: the edited view has shape {_shape(input_value)}; "
+                "its last dimension must be "
                 f"divisible by n_heads={self.n_heads}"
             )
         return torch.unflatten(input_value, -1, (self.n_heads, last // self.n_heads))
@@ -451,7 +467,8 @@ class Arithmetic(TensorOp):
         out = self._apply(input_value, self._operand(input_value))
         if isinstance(self.value, Tensor) and out.shape != input_value.shape:
             raise ValueError(
-                f"{self.step_name}: a value of shape {_shape(self.value)} broadcasts the activation of shape "
+                f"{self.step_name}{_at()}: a value of shape {_shape(self.value)} "
+                "broadcasts the activation of shape "
                 f"{_shape(input_value)} to {_shape(out)}; it must broadcast to the activation's shape"
             )
         return out

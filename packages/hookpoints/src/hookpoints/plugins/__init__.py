@@ -16,6 +16,7 @@ names                        what for
 ``conversion_steps`` ...     the registries, to look contributions up by name
 ``register`` ...             in-process plugins (notebooks, tests), reloading, load errors
 ``lazy_exports``             a package namespace that imports its modules on first use
+``running_point``            the hook point whose dispatch is running (for error messages)
 ===========================  ================================================================
 
 The host (``host``) loads entry points on the first registry use, never on import, and
@@ -32,7 +33,8 @@ from ..conversions.base import (
     revert_accepts_original,
 )
 from ..core.cache import format_bytes
-from ..errors import DuplicateNameError, PluginError, PluginWarning, UnknownNameError
+from ..core.stack import running_point
+from ..errors import ContributionError, DuplicateNameError, PluginError, PluginWarning, UnknownNameError
 from ..extension_points import (
     ActivationSink,
     AliasRule,
@@ -96,6 +98,7 @@ __all__ = [
     "CacheSink",
     "ChainConversion",
     "Contribution",
+    "ContributionError",
     "ConversionStep",
     "DuplicateNameError",
     "HookInfo",
@@ -129,5 +132,6 @@ __all__ = [
     "register",
     "reporters",
     "revert_accepts_original",
+    "running_point",
     "unregister",
 ]
