@@ -13,3 +13,7 @@ class IncompleteCaptureError(CaptureError):
 
 class CorruptCaptureError(CaptureError):
     """A shard or the manifest is truncated, corrupted or does not match the other."""
+
+
+class UnsafeCaptureError(CorruptCaptureError, ValueError):
+    """A manifest names a file outside its capture folder; it is refused, never followed."""

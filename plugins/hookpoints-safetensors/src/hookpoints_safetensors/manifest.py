@@ -19,7 +19,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from .errors import CorruptCaptureError
+from .errors import CorruptCaptureError, UnsafeCaptureError
 
 FORMAT = "hookpoints.safetensors/1"
 MANIFEST = "manifest.json"
@@ -58,4 +58,38 @@ def read_manifest(folder: Path) -> dict[str, Any]:
     for key, kind in (("complete", bool), ("points", dict), ("shards", list), ("metadata", dict)):
         if not isinstance(manifest.get(key), kind):
             raise CorruptCaptureError(f"{path}: field {key!r} is missing or not a {kind.__name__}")
+    for index, shard in enumerate(manifest["shards"]):
+        for key, kinds in (("file", (str,)), ("bytes", (int,)), ("batches", (list,)), ("tensors", (dict,))):
+            if not isinstance(shard, dict) or not isinstance(shard.get(key), kinds):
+                raise CorruptCaptureError(f"{path}: shard {index} has no valid {key!r} field")
+        shard_path(folder, shard)
     return manifest
+
+
+def shard_path(folder: Path, shard: dict[str, Any]) -> Path:
+    """The shard's file inside ``folder``; a name reaching outside it is refused, never followed.
+
+    A manifest may only name plain file names in its own folder: not ``../x``, not an absolute
+    path, not a sub-folder, and not a link leading out of the folder.
+    """
+    file = shard.get("file")
+    if (
+        not isinstance(file, str)
+        or not file
+        or file in (".", "..")
+        or "/" in file
+        or "\\" in file
+        or "\0" in file
+        or Path(file).is_absolute()
+    ):
+        raise UnsafeCaptureError(
+            f"{folder / MANIFEST}: shard file {file!r} is not a plain file name in the capture folder; "
+            "refusing to read outside it (expected a name like 'shard-00000.safetensors')"
+        )
+    path = folder / file
+    if path.is_symlink() and path.resolve().parent != folder.resolve():
+        raise UnsafeCaptureError(
+            f"{folder / MANIFEST}: shard file {file!r} is a link to {path.resolve()}, outside the capture "
+            "folder; refusing to follow it"
+        )
+    return path

@@ -22,7 +22,7 @@ from torch import Tensor
 from hookpoints import ActivationCache
 
 from .errors import CorruptCaptureError, IncompleteCaptureError
-from .manifest import FORMAT, MANIFEST, read_manifest
+from .manifest import FORMAT, MANIFEST, read_manifest, shard_path
 
 
 def _open(path: Path) -> Any:
@@ -43,7 +43,7 @@ def tensor_crc32(tensor: Tensor) -> int:
 
 def check_shard(folder: Path, shard: dict[str, Any], verify_crc: bool) -> None:
     """Raise :class:`CorruptCaptureError` naming the file if a shard disagrees with the manifest."""
-    path = folder / shard["file"]
+    path = shard_path(folder, shard)
     if not path.exists():
         raise CorruptCaptureError(f"{path}: listed in {folder / MANIFEST} but missing")
     size = path.stat().st_size
@@ -138,7 +138,7 @@ class CaptureReader:
             raise HookNameError(point, self._where, what="captured point")
         out = []
         for _, file, key in self._where[point]:
-            with _open(self.folder / file) as handle:
+            with _open(self.folder / file) as handle:  # file was checked by shard_path at open
                 out.append(handle.get_tensor(key))
         return out
 
@@ -162,15 +162,69 @@ def open_capture(path: str | Path, allow_incomplete: bool = False) -> CaptureRea
 _CACHE_FORMAT = "hookpoints.cache/1"
 
 
+def _storage_key(tensor: Tensor) -> tuple[Any, ...]:
+    return (
+        tensor.untyped_storage().data_ptr(),
+        tensor.storage_offset(),
+        tensor.dtype,
+        tensor.shape,
+        tensor.stride(),
+    )
+
+
+def store_once(tensors: dict[str, Tensor]) -> tuple[dict[str, Tensor], dict[str, str]]:
+    """Tensors safetensors can write: ``(stored, aliases)``.
+
+    safetensors refuses tensors that share memory, and one activation often sits in a cache
+    under two names (``blocks.0.hook_resid_post`` is ``blocks.1.hook_resid_pre``). A tensor
+    identical to one already stored (same memory, offset, shape, stride and dtype) is stored
+    once and listed in ``aliases`` (name -> stored name); any other tensor sharing memory
+    with a stored one (a view of part of it) is copied.
+    """
+    stored: dict[str, Tensor] = {}
+    aliases: dict[str, str] = {}
+    exact: dict[tuple[Any, ...], str] = {}
+    storages: set[int] = set()
+    for name, tensor in tensors.items():
+        if tensor.numel() == 0:
+            stored[name] = tensor.clone()
+            continue
+        key = _storage_key(tensor)
+        if key in exact:
+            aliases[name] = exact[key]
+            continue
+        pointer = key[0]
+        if pointer in storages:
+            tensor = tensor.clone()  # part of, or overlapping, a tensor already stored
+        else:
+            storages.add(pointer)
+        exact[key] = name
+        stored[name] = tensor
+    return stored, aliases
+
+
 def save_cache(cache: ActivationCache, path: str | Path) -> Path:
-    """Write one ActivationCache to a single safetensors file (names and flags in its metadata)."""
+    """Write one ActivationCache to a single safetensors file (names and flags in its metadata).
+
+    Tensors sharing memory are stored once (see :func:`store_once`) and loaded back as one
+    tensor under each name; a missing parent folder is created.
+    """
     path = Path(path)
-    tensors = {name: t.detach().to("cpu").contiguous() for name, t in cache.items()}
+    bad = [name for name, t in cache.items() if not isinstance(t, Tensor)]
+    if bad:
+        raise TypeError(
+            f"ActivationCache.save: {bad[0]!r} holds a {type(cache[bad[0]]).__name__}; "
+            "only tensors can be saved"
+        )
+    moved = {name: t.detach().to("cpu").contiguous() for name, t in cache.items()}
+    tensors, aliases = store_once(moved)
     meta = {
         "format": _CACHE_FORMAT,
-        "names": json.dumps(list(tensors)),
+        "names": json.dumps(list(moved)),
+        "aliases": json.dumps(aliases),
         "has_batch_dim": str(cache.has_batch_dim),
     }
+    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
     save_file(tensors, str(tmp), metadata=meta)
     tmp.replace(path)
@@ -188,12 +242,22 @@ def load_cache(path: str | Path) -> ActivationCache:
         raise CorruptCaptureError(f"{path}: not a hookpoints cache file (format {meta.get('format')!r})")
     try:
         tensors = load_file(str(path))
-        names = json.loads(meta["names"])
+        names: list[str] = json.loads(meta["names"])
+        aliases: dict[str, str] = json.loads(meta.get("aliases", "{}"))  # absent in files from before aliases
     except Exception as exc:
         raise CorruptCaptureError(f"{path}: cannot be read ({exc})") from None
-    if set(names) != set(tensors):
+    if (
+        not isinstance(names, list)
+        or not all(isinstance(n, str) for n in names)
+        or not isinstance(aliases, dict)
+        or not all(isinstance(a, str) and isinstance(b, str) for a, b in aliases.items())
+    ):
+        raise CorruptCaptureError(f"{path}: its metadata's names or aliases are malformed")
+    if set(names) != set(tensors) | set(aliases) or not set(aliases.values()) <= set(tensors):
         raise CorruptCaptureError(f"{path}: its metadata lists other tensors than it holds")
-    return ActivationCache({n: tensors[n] for n in names}, has_batch_dim=meta.get("has_batch_dim") == "True")
+    return ActivationCache(
+        {n: tensors[aliases.get(n, n)] for n in names}, has_batch_dim=meta.get("has_batch_dim") == "True"
+    )
 
 
-__all__ = ["FORMAT", "CaptureReader", "check_shard", "load_cache", "open_capture", "save_cache"]
+__all__ = ["FORMAT", "CaptureReader", "check_shard", "load_cache", "open_capture", "save_cache", "store_once"]

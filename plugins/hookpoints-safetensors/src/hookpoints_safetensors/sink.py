@@ -19,7 +19,7 @@ from torch import Tensor
 
 from .errors import CaptureError
 from .manifest import FORMAT, MANIFEST, read_manifest, write_manifest
-from .reader import CaptureReader, check_shard, tensor_crc32
+from .reader import CaptureReader, check_shard, store_once, tensor_crc32
 
 
 def _dtype_name(dtype: torch.dtype) -> str:
@@ -133,7 +133,10 @@ class SafetensorsSink:
         index = len(self.manifest["shards"])
         name = f"shard-{index:05d}.safetensors"
         tmp = self.folder / f".{name}.tmp"
-        save_file(self._tensors, str(tmp), metadata={"format": FORMAT})
+        tensors, aliases = store_once(self._tensors)  # safetensors refuses shared memory
+        for key, stored in aliases.items():
+            tensors[key] = tensors[stored].clone()  # each key is its own tensor in a shard
+        save_file(tensors, str(tmp), metadata={"format": FORMAT})
         if self.durable:
             fd = os.open(tmp, os.O_RDONLY)
             try:
