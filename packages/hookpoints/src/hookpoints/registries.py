@@ -24,6 +24,7 @@ from typing import Any, Generic, Protocol, TypeVar
 
 from . import _host_link
 from .errors import (
+    ContributionError,
     DuplicateNameError,
     PluginError,
     PluginNotInstalledError,
@@ -150,6 +151,12 @@ class Registry(Generic[D]):
         self.get(name)
         return self._contributions()[name].source
 
+    def describe(self, name: str) -> str:
+        """``"reporter 'x' (plugin 'p' from dist 1.0)"``: what error messages call a contribution."""
+        contribution = self._contributions().get(name)
+        where = f" ({contribution.source})" if contribution is not None else ""
+        return f"{self.kind} {name!r}{where}"
+
     def get(self, name: str) -> D:
         table = self._contributions()
         contribution = table.get(name)
@@ -209,9 +216,38 @@ class ReporterRegistry(Registry[Reporter]):
             raise UnknownNameError("no reporter is installed (the core's text reporter is missing?)")
         return max(reporters.values(), key=lambda r: (r.priority, r.name))
 
+    def by_priority(self) -> list[Reporter]:
+        """Available reporters, the default first (highest ``priority``, ties broken by name)."""
+        return sorted(self.available().values(), key=lambda r: (r.priority, r.name), reverse=True)
+
     def create(self, name: str | None = None) -> Any:
         reporter = self.default() if name is None else self.get(name)
         return reporter.build()
+
+    def render(self, name: str, report: Any, *, width: int, color: bool) -> str:
+        """Build the reporter ``name`` and render ``report``; its failure names it and its plugin.
+
+        Raises :class:`~hookpoints.errors.ContributionError` (the reporter's exception chained)
+        when building or rendering raises, or when it renders something other than a str.
+        """
+        reporter = self.get(name)
+        try:
+            text = reporter.build().render(report, width=width, color=color)
+        except Exception as exc:
+            raise ContributionError(
+                f"{self.describe(name)} raised {type(exc).__name__}: {exc}",
+                self.kind,
+                name,
+                self.source(name),
+            ) from exc
+        if not isinstance(text, str):
+            raise ContributionError(
+                f"{self.describe(name)} rendered a {type(text).__name__}; a reporter must return a str",
+                self.kind,
+                name,
+                self.source(name),
+            )
+        return text
 
 
 class SinkRegistry(Registry[CacheSink]):
@@ -229,13 +265,58 @@ class SinkRegistry(Registry[CacheSink]):
     def resolve(self, sink: str | ActivationSink, params: Mapping[str, Any]) -> ActivationSink:
         """A sink object from a name (built with ``params``) or a sink given as an object."""
         if isinstance(sink, str):
-            return self.create(sink, **params)  # type: ignore[no-any-return]
+            return NamedSink(self.create(sink, **params), self.describe(sink))
         if params:
             raise TypeError("sink parameters are only accepted with a sink name")
         missing = [m for m in ("write", "end_batch", "finalize") if not callable(getattr(sink, m, None))]
         if missing:
             raise TypeError(f"{type(sink).__name__} is not a cache sink: it lacks {', '.join(missing)}()")
         return sink
+
+
+class NamedSink:
+    """A sink built by name: an exception it raises gets a note naming it and its plugin.
+
+    The exception keeps its type (callers catch a sink's own errors, such as a disk sink's
+    ``CaptureError``); the note says which sink, plugin, distribution and version raised it
+    and in which call. Every other attribute is the sink's own.
+    """
+
+    __slots__ = ("label", "sink")
+
+    def __init__(self, sink: Any, label: str) -> None:
+        self.sink = sink
+        self.label = label
+
+    def _note(self, exc: BaseException, call: str) -> None:
+        exc.add_note(f"(raised by {self.label} in {call})")
+
+    def write(self, name: str, tensor: Any, *, batch: int) -> None:
+        try:
+            self.sink.write(name, tensor, batch=batch)
+        except Exception as exc:
+            self._note(exc, f"write({name!r}, batch={batch})")
+            raise
+
+    def end_batch(self, batch: int) -> None:
+        try:
+            self.sink.end_batch(batch)
+        except Exception as exc:
+            self._note(exc, f"end_batch({batch})")
+            raise
+
+    def finalize(self) -> Any:
+        try:
+            return self.sink.finalize()
+        except Exception as exc:
+            self._note(exc, "finalize()")
+            raise
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.sink, name)
+
+    def __repr__(self) -> str:
+        return f"NamedSink({self.sink!r}, {self.label})"
 
 
 class FormatRegistry(Registry[CacheFormat]):

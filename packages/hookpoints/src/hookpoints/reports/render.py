@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import json
 import textwrap
+import warnings
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from torch import Tensor
 
 from ..core.cache import format_bytes
+from ..errors import ContributionError, PluginWarning
 from .data import CacheComparison, HookReport, PointReport, build_report
 
 if TYPE_CHECKING:
@@ -217,4 +219,25 @@ def report(
 
         width = min(shutil.get_terminal_size((100, 24)).columns, 160)
     data = build_report(model, cache, run=run, compare=compare)
-    return str(REPORTERS.create(reporter).render(data, width=width, color=color))
+    if reporter is not None:
+        return REPORTERS.render(reporter, data, width=width, color=color)
+    # The default is a convenience: a default that fails gives way to the next by priority.
+    failures: list[ContributionError] = []
+    for candidate in REPORTERS.by_priority():
+        try:
+            text = REPORTERS.render(candidate.name, data, width=width, color=color)
+        except ContributionError as exc:
+            failures.append(exc)
+            continue
+        for failure in failures:
+            warnings.warn(
+                f"{failure}; report() used the {REPORTERS.describe(candidate.name)} instead "
+                f"(pass reporter={failure.name!r} to see the error)",
+                PluginWarning,
+                stacklevel=2,
+            )
+        return text
+    if failures:
+        raise failures[0]
+    REPORTERS.default()  # raises: no reporter is installed
+    raise AssertionError("unreachable")  # pragma: no cover
