@@ -9,7 +9,7 @@ Reporters (``text`` and ``json`` in the core, ``rich`` in a plugin) only render 
   time, statistics of the last call) or from a cache (statistics of the cached tensor);
   points that never fired are called out, not silently left blank;
 - a **comparison** of two caches (clean vs patched): per point max |diff| and relative norm,
-  sorted, and the first point in model order where they diverge.
+  sorted, and the first point in execution order where they diverge.
 """
 
 from __future__ import annotations
@@ -112,7 +112,7 @@ class PointDiff:
 @dataclass(frozen=True)
 class CacheComparison:
     diffs: tuple[PointDiff, ...]  # sorted by rel_norm, largest first
-    first_divergence: str | None  # first point in model order whose max |diff| > atol
+    first_divergence: str | None  # first point in execution order whose max |diff| > atol
     atol: float
     only_in_clean: tuple[str, ...]
     only_in_patched: tuple[str, ...]
@@ -171,6 +171,18 @@ def _json_safe(value: Any) -> Any:
     return value
 
 
+def execution_order(cache: Mapping[str, Any], run: RunRecord | None = None) -> list[str]:
+    """Names in the order the forward pass reached them, for a comparison's first divergence.
+
+    A recorded run lists points as they first fired; a cache filled by ``run_with_cache`` or
+    ``capture`` holds them in the order they fired too. Model order (``hook_dict``) is not
+    execution order: alias schemes add names in their table's order (``ln_final`` before
+    ``blocks.0``) and modules are listed as registered, not as called.
+    """
+    fired = list(run.points) if run is not None else []
+    return list(dict.fromkeys([*fired, *cache]))
+
+
 def compare_caches(
     clean: Mapping[str, Tensor],
     patched: Mapping[str, Tensor],
@@ -178,7 +190,11 @@ def compare_caches(
     atol: float = 0.0,
     order: Sequence[str] | None = None,
 ) -> CacheComparison:
-    """Compare two caches point by point (``order``: model order, for the first divergence)."""
+    """Compare two caches point by point.
+
+    ``order`` is execution order, for the first divergence (default: ``clean``'s own order,
+    which is the order its points fired in; see :func:`execution_order`).
+    """
     common = [n for n in (order or clean) if n in clean and n in patched]
     diffs: list[PointDiff] = []
     for name in common:
@@ -231,7 +247,7 @@ def build_report(
             f"a hook report needs a model with hook points (hook_dict); got {type(model).__name__}"
         )
     if isinstance(compare, tuple):
-        compare = compare_caches(*compare, order=list(hook_dict))
+        compare = compare_caches(*compare, order=execution_order(compare[0], run))
     points = []
     for name, point in hook_dict.items():
         hooks = tuple(
