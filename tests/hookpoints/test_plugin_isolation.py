@@ -3,19 +3,25 @@ isolated: a broken reporter never breaks report() with another one, a raising si
 
 from __future__ import annotations
 
+import contextlib
 import re
+import warnings
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import torch
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import hookpoints
 from hookpoints import hookimpl
-from hookpoints.errors import ContributionError, PluginError
+from hookpoints.errors import ContributionError, DuplicateNameError, PluginError
 from hookpoints.examples import TinyGPT
 from hookpoints.extension_points import CacheSink, Reporter
 from hookpoints.plugins import HOST, PluginWarning, Provenance
+from hookpoints.plugins import conversion_steps as CONVERSIONS
+from hookpoints.plugins import reporters as REPORTERS
 
 PLUGIN = "isolation-test"
 WHERE = r"\(plugin 'isolation-test' from hp-isolation 9\.9\)"
@@ -161,3 +167,98 @@ def test_run_with_cache_names_a_raising_sink(broken: str, gpt: TinyGPT, tokens: 
     assert hookpoints.capture(gpt, [tokens], names_filter="hook_embed", sink="memory").keys() == {
         "hook_embed"
     }
+
+
+# ---------------------------------------------------------------- property: random plugin sets
+KINDS = ("good", "broken_at_load", "duplicate", "raising_when_used")
+
+
+def _plugin(kind: str, index: int) -> object:
+    """An in-process plugin of ``kind``; its contributions carry ``index`` in their names."""
+    from hookpoints import IdentityConversion
+    from hookpoints.extension_points import ConversionStep
+
+    class Plugin:
+        @hookimpl
+        def hookpoints_conversion_steps(self) -> Iterator[ConversionStep]:
+            if kind == "broken_at_load":
+                raise RuntimeError(f"plugin {index} cannot list its steps")
+            if kind == "good":
+                yield ConversionStep(f"good{index}", "identity", IdentityConversion)
+            if kind == "duplicate":
+                yield ConversionStep("shared", "claimed by every duplicate plugin", IdentityConversion)
+
+        @hookimpl
+        def hookpoints_reporters(self) -> Iterator[Reporter]:
+            if kind == "raising_when_used":
+                yield Reporter(f"bad{index}", "raises when it renders", _Kaput, priority=100 + index)
+
+        @hookimpl
+        def hookpoints_cache_sinks(self) -> Iterator[CacheSink]:
+            if kind == "good":
+                yield CacheSink(f"keep{index}", "memory", "hookpoints.capturing.sinks:MemorySink")
+            if kind == "raising_when_used":
+                yield CacheSink(f"leak{index}", "raises in write", _Leaky)
+
+    return Plugin()
+
+
+@given(kinds=st.lists(st.sampled_from(KINDS), min_size=1, max_size=6))
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_the_registry_serves_every_healthy_contribution_and_names_every_broken_one(
+    kinds: list[str], gpt: TinyGPT, tokens: torch.Tensor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("HOOKPOINTS_STRICT_PLUGINS", raising=False)
+    names = [f"random-plugin-{i}" for i in range(len(kinds))]
+    HOST.refresh()
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            for i, (kind, name) in enumerate(zip(kinds, names, strict=True)):
+                hookpoints.plugins.register(_plugin(kind, i), name=name)
+            conversions = hookpoints.conversions.available()
+            sinks = hookpoints.capturing.sinks.available()
+            reporters = hookpoints.reports.available()
+        # built-ins always
+        assert {"identity"} <= set(conversions) and {"memory", "cpu", "reduce"} <= set(sinks)
+        assert {"text", "json"} <= set(reporters)
+        duplicates = [n for k, n in zip(kinds, names, strict=True) if k == "duplicate"]
+        for i, (kind, name) in enumerate(zip(kinds, names, strict=True)):
+            if kind == "good":
+                assert hookpoints.conversions.source(f"good{i}").plugin == name
+                hookpoints.conversions.create(f"good{i}")
+                assert hookpoints.capture(gpt, [tokens], "hook_embed", sink=f"keep{i}").keys() == {
+                    "hook_embed"
+                }
+            elif kind == "broken_at_load":
+                errors = [e for e in hookpoints.plugins.load_errors() if e.plugin == name]
+                assert [e.stage for e in errors] == ["hook hookpoints_conversion_steps"]
+                assert any(name in str(w.message) for w in caught)
+            elif kind == "raising_when_used":
+                with pytest.raises(
+                    ContributionError, match=rf"^reporter 'bad{i}' \(plugin '{name}'\) raised"
+                ):
+                    hookpoints.report(gpt, reporter=f"bad{i}")
+                with pytest.raises(OSError) as leak:
+                    hookpoints.capture(gpt, [tokens], "hook_embed", sink=f"leak{i}")
+                assert f"cache sink 'leak{i}' (plugin '{name}')" in leak.value.__notes__[0]
+        if len(duplicates) >= 2:
+            assert "shared" not in conversions
+            assert {s.plugin for s in CONVERSIONS.conflicts()["shared"]} == set(duplicates)
+            with pytest.raises(DuplicateNameError) as dup:
+                hookpoints.conversions.get("shared")
+            assert all(repr(n) in str(dup.value) for n in duplicates)
+        elif duplicates:
+            assert hookpoints.conversions.source("shared").plugin == duplicates[0]
+        # a broken default reporter never breaks report(); a named healthy one is never affected
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", PluginWarning)
+            fallback = next(r.name for r in REPORTERS.by_priority() if not r.name.startswith("bad"))
+            assert hookpoints.report(gpt, width=100) == hookpoints.report(gpt, reporter=fallback, width=100)
+            assert hookpoints.report(gpt, reporter="text", width=100).startswith("hook point")
+        assert _untouched(gpt)
+    finally:
+        for name in names:
+            with contextlib.suppress(ValueError):
+                hookpoints.plugins.unregister(name)
+        HOST.refresh()
