@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 import hookpoints
-from hookpoints import HookNameError, HookShapeError, Slice, hookimpl
+from hookpoints import HookNameError, HookPoint, HookShapeError, Slice, hookimpl
 from hookpoints.errors import SliceInputError, SliceRangeError, UnknownNameError
 from hookpoints.examples import TinyGPT
 from hookpoints.extension_points import AliasRule, AliasScheme
@@ -297,3 +297,28 @@ def test_attach_with_a_misspelt_alias_scheme_lists_the_installed_ones(in_process
         hookpoints.attach(net, aliases=["short", "shrot"])
     assert all(not m._forward_hooks and not m._forward_pre_hooks for m in net.modules())
     assert "first" in hookpoints.attach(net, aliases="short").hook_dict
+
+
+def test_a_conversion_that_raises_names_the_point_forward_and_backward() -> None:
+    class Broken:
+        def convert(self, x: torch.Tensor) -> torch.Tensor:
+            raise ValueError("cannot view this")
+
+        def revert(self, view: torch.Tensor) -> torch.Tensor:
+            return view
+
+    point = HookPoint(name="blocks.0.hook_q")
+    point.enable_reshape(Broken())
+    point.add_hook(lambda t, *, hook: None)
+    with pytest.raises(ValueError, match="cannot view this") as info:
+        point(torch.ones(2, 3))
+    assert any("hook point 'blocks.0.hook_q'" in note for note in info.value.__notes__)
+    point.remove_hooks("fwd")
+    point.add_hook(lambda g, *, hook: None, dir="bwd")
+    x = torch.ones(2, 3, requires_grad=True)
+    point.enable_reshape(None)
+    out = point(x)
+    point.enable_reshape(Broken())  # bound at forward time; the conversion is read at backward
+    with pytest.raises(ValueError, match="cannot view this") as info:
+        out.sum().backward()
+    assert any("gradient at hook point 'blocks.0.hook_q'" in note for note in info.value.__notes__)

@@ -303,7 +303,12 @@ def _report(args: argparse.Namespace) -> int:
         with torch.no_grad(), record(model) as run:
             model(*value) if isinstance(value, tuple) else model(value)
     data = build_report(model, run=run)
-    _emit(reporter.render(data, width=width, color=_color(args.output)), args.output, "report")
+    from .registries import REPORTERS
+
+    # a reporter that raises is a ContributionError naming it and its plugin (traceback kept)
+    _emit(
+        REPORTERS.render(reporter_name, data, width=width, color=_color(args.output)), args.output, "report"
+    )
     if args.svg:
         print(f"hookpoints report: wrote {reporter.export_svg(data, args.svg, width=width)}", file=sys.stderr)
     return 0

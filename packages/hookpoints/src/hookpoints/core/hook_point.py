@@ -314,7 +314,13 @@ class HookPoint(nn.Module):
         if conversion is None:
             result, changed = self._run_hooks(calls, x, backward=False)
             return result if changed else x
-        view = conversion.convert(x)
+        try:
+            view = conversion.convert(x)
+        except Exception as exc:
+            _add_note(
+                exc, f"(raised converting the activation of hook point {self.name!r} through {conversion!r})"
+            )
+            raise
         result, changed = self._run_hooks(calls, view, backward=False)
         if not changed or (result is view and self._conversion_is_view):
             return x  # untouched, or edited in place through a view: the edit is already in x
@@ -327,7 +333,14 @@ class HookPoint(nn.Module):
         if conversion is None:
             out, changed = self._run_hooks(calls, seen, backward=True)
         else:
-            view = conversion.convert(seen)
+            try:
+                view = conversion.convert(seen)
+            except Exception as exc:
+                _add_note(
+                    exc,
+                    f"(raised converting the gradient at hook point {self.name!r} through {conversion!r})",
+                )
+                raise
             out, changed = self._run_hooks(calls, view, backward=True)
             if changed:
                 if out is view and self._conversion_is_view:
