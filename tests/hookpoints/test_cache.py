@@ -286,3 +286,17 @@ def test_reuse_mode_with_gradients_and_device(gpt: TinyGPT, tokens: torch.Tensor
             assert torch.allclose(cache[name], value), name
     finally:
         gpt.forward = original  # type: ignore[method-assign]
+
+
+def test_cache_and_report_show_as_html_in_notebooks() -> None:
+    from hookpoints.examples import TinyGPT, TinyGPTConfig
+    from hookpoints.reports.data import build_report
+
+    model = TinyGPT(TinyGPTConfig(n_layers=1))
+    with torch.no_grad():
+        _, cache = model.run_with_cache(torch.zeros(1, 3, dtype=torch.long))
+    html = cache._repr_html_()
+    assert html.startswith("<table>") and f"{len(cache)} activations" in html
+    assert "<code>blocks.0.attn.hook_z</code></td><td>1x3x" in html
+    report_html = build_report(model, cache)._repr_html_()
+    assert "blocks.0.attn.hook_z" in report_html and report_html.startswith("<")  # html's fragment or <pre>

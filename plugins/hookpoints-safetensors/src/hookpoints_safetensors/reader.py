@@ -151,6 +151,22 @@ class CaptureReader:
         """Every point, concatenated over batches, as an ActivationCache."""
         return ActivationCache({p: self.tensor(p) for p in self.points})
 
+    def _repr_html_(self) -> str:
+        """Jupyter's view: the folder, its batches, and one row per captured point."""
+        from html import escape
+
+        rows = "".join(
+            f"<tr><td><code>{escape(point)}</code></td><td style='text-align:right'>"
+            f"{len(self._where.get(point, []))}</td></tr>"
+            for point in self.points
+        )
+        state = "complete" if self.manifest["complete"] else "interrupted"
+        return (
+            f"<table><caption style='text-align:left'>CaptureReader <code>{escape(str(self.folder))}</code>: "
+            f"{len(self.points)} points, {len(self.batches)} batches ({state})</caption>"
+            f"<thead><tr><th>point</th><th>batches</th></tr></thead><tbody>{rows}</tbody></table>"
+        )
+
     def __repr__(self) -> str:
         return f"CaptureReader({str(self.folder)!r}, {len(self.points)} points, {len(self.batches)} batches)"
 

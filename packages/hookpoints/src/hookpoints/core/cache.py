@@ -125,6 +125,23 @@ class ActivationCache(dict[str, Tensor]):
         shown = ", ".join(repr(n) for n in names[:4]) + (", …" if len(names) > 4 else "")
         return f"ActivationCache({len(names)} activations, {format_bytes(self.total_bytes)}: {shown})"
 
+    def _repr_html_(self) -> str:
+        """Jupyter's view: one row per activation (name, shape, dtype, device, size), 50 at most."""
+        from html import escape
+
+        rows = "".join(
+            f"<tr><td><code>{escape(name)}</code></td><td>{'x'.join(map(str, t.shape)) or 'scalar'}</td>"
+            f"<td>{escape(str(t.dtype).removeprefix('torch.'))}</td><td>{escape(str(t.device))}</td>"
+            f"<td style='text-align:right'>{format_bytes(t.element_size() * t.nelement())}</td></tr>"
+            for name, t in list(self.items())[:50]
+        )
+        more = f"<tr><td colspan='5'>… {len(self) - 50} more</td></tr>" if len(self) > 50 else ""
+        return (
+            f"<table><caption style='text-align:left'>ActivationCache: {len(self)} activations, "
+            f"{format_bytes(self.total_bytes)}</caption><thead><tr><th>name</th><th>shape</th>"
+            f"<th>dtype</th><th>device</th><th>size</th></tr></thead><tbody>{rows}{more}</tbody></table>"
+        )
+
     def save(self, path: str | Path, format: str | None = None) -> Path:
         """Write this cache to ``path`` in a cache format (default: by suffix, else safetensors).
 

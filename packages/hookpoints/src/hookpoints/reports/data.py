@@ -134,6 +134,18 @@ class HookReport:
     def anomalies(self) -> list[str]:
         return [p.name for p in self.points if p.stats is not None and p.stats.anomalous]
 
+    def _repr_html_(self) -> str:
+        """Jupyter's view: hookpoints-html's fragment when installed, else the text report."""
+        from html import escape
+
+        from ..registries import REPORTERS
+
+        if "html" in REPORTERS.available():
+            fragment = getattr(REPORTERS.create("html"), "repr_html", None)
+            if callable(fragment):
+                return str(fragment(self))
+        return f"<pre>{escape(REPORTERS.render('text', self, width=120, color=False))}</pre>"
+
     def summary(self) -> dict[str, Any]:
         with_stats = [p for p in self.points if p.stats is not None]
         return {
