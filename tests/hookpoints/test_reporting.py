@@ -201,3 +201,40 @@ def test_cli_svg_needs_a_reporter_that_exports() -> None:
 def test_cli_report_bad_factory() -> None:
     result = _cli("report", "nocolon")
     assert result.returncode == 2 and "expected MODULE:FACTORY" in result.stderr
+
+
+def test_a_causal_mask_is_counted_not_alarming() -> None:
+    from hookpoints.examples import TinyGPT, TinyGPTConfig
+
+    model = TinyGPT(TinyGPTConfig(n_layers=1))
+    with torch.no_grad():
+        _, cache = model.run_with_cache(torch.zeros(1, 4, dtype=torch.long))
+    report = build_report(model, cache)
+    assert report.anomalies == []  # -inf above the diagonal is the mask, not a problem
+    assert report.infinite == ["blocks.0.attn.hook_attn_scores"]
+    text = hookpoints.reports.create("text").render(report, width=120)
+    assert "NaN at" not in text and "infinities, no NaN (e.g. masks) at (1)" in text
+    cache["blocks.0.hook_resid_pre"][0, 0, 0] = float("nan")
+    assert build_report(model, cache).anomalies == ["blocks.0.hook_resid_pre"]
+
+
+def test_never_fired_skips_containers_and_dropout_in_eval() -> None:
+    class Net(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.layers = torch.nn.ModuleList([torch.nn.Linear(3, 3), torch.nn.Linear(3, 3)])
+            self.drop = torch.nn.Dropout(0.1)
+            self.unused = torch.nn.Linear(3, 3)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            for layer in self.layers:
+                x = layer(x)
+            return self.drop(x) if self.training else x  # skipped in eval, as models do
+
+    hooked = hookpoints.attach(Net().eval())
+    with torch.no_grad(), record(hooked) as run:
+        hooked(torch.ones(1, 3))
+    report = build_report(hooked, run=run)
+    assert report.never_fired == ["unused.hook_in", "unused.hook_out"]
+    quiet = {p.name for p in report.points if not p.expected_to_fire}
+    assert quiet == {"layers.hook_in", "layers.hook_out", "drop.hook_in", "drop.hook_out"}

@@ -79,8 +79,25 @@ def _post_hook(point: HookPoint) -> Any:
     return hook
 
 
+_DROPOUT = (nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.Dropout3d, nn.AlphaDropout, nn.FeatureAlphaDropout)
+
+
 class AttachedModel(HookedRootModule):
     """A :class:`HookedRootModule` view of an unmodified model (see :func:`attach`)."""
+
+    def points_not_expected_to_fire(self) -> list[str]:
+        """Points a forward is not expected to call, so reports never list them as never fired.
+
+        A container (``ModuleList``, ``ModuleDict``: no ``forward`` of its own) is never called;
+        a dropout module in eval mode is often skipped (attention passes ``dropout_p=0`` to SDPA
+        instead of calling it).
+        """
+        quiet = []
+        for name, (module, _) in self._owner.items():
+            container = type(module).forward is nn.Module.forward
+            if container or (isinstance(module, _DROPOUT) and not module.training):
+                quiet.append(name)
+        return quiet
 
     def __init__(self, model: nn.Module, include: NamesFilter = None) -> None:
         super().__init__()

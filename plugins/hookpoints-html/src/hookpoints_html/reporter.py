@@ -152,7 +152,7 @@ def _points_table(report: HookReport) -> list[str]:
             if stats is None:
                 cells += [("-", "")] + [("-", "num")] * 5 + [("-", "num anomaly")]
             else:
-                anomaly = f"{stats.nan}/{stats.inf}" if stats.anomalous else "-"
+                anomaly = f"{stats.nan}/{stats.inf}" if stats.nan or stats.inf else "-"
                 cells += [(escape(stats.dtype), ""), _num(stats.mean), _num(stats.std), _num(stats.absmax)]
                 cells += [_num(plots.rms(point)), _num(plots.l2_norm(point)), (anomaly, "num anomaly")]
         if report.recorded:

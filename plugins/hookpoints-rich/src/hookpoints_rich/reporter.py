@@ -71,7 +71,7 @@ def _points_table(report: HookReport, width: int | None = None) -> Table:
             if stats is None:
                 row += [Text("-")] * (3 if with_mean else 2)
             else:
-                anomaly = Text(f"{stats.nan}/{stats.inf}" if stats.anomalous else "-")
+                anomaly = Text(f"{stats.nan}/{stats.inf}" if stats.nan or stats.inf else "-")
                 if stats.nan:
                     anomaly.stylize("bold red")
                 elif stats.inf:
@@ -145,10 +145,12 @@ def _summary(report: HookReport) -> Text:
     if report.recorded and report.never_fired:
         text.append(f"\nnever fired ({len(report.never_fired)}): ", style="bold red")
         text.append(", ".join(report.never_fired))
-    nan_points = [p.name for p in report.points if p.stats is not None and p.stats.nan]
-    if nan_points:
-        text.append(f"\nNaN at ({len(nan_points)}): ", style="bold red")
-        text.append(", ".join(nan_points))
+    if report.anomalies:
+        text.append(f"\nNaN at ({len(report.anomalies)}): ", style="bold red")
+        text.append(", ".join(report.anomalies))
+    if report.infinite:  # counted, not alarming: masks hold -inf by design
+        text.append(f"\ninfinities, no NaN (e.g. masks) at ({len(report.infinite)}): ", style="yellow")
+        text.append(", ".join(report.infinite))
     return text
 
 

@@ -84,7 +84,13 @@ class ActivationStats:
 
     @property
     def anomalous(self) -> bool:
-        return bool(self.nan or self.inf)
+        """NaN entries: always a problem. Infinities alone are not (a causal mask holds -inf)."""
+        return bool(self.nan)
+
+    @property
+    def infinite_only(self) -> bool:
+        """Infinities and no NaN: counted and shown, never alarming (masks, log-probabilities of 0)."""
+        return bool(self.inf) and not self.nan
 
 
 @dataclass(frozen=True)
@@ -95,10 +101,14 @@ class PointReport:
     stats: ActivationStats | None
     fired: int | None  # None when no run was recorded
     hook_seconds: float | None  # time spent in the point's user hooks (recorded runs)
+    #: Whether a forward is expected to call this point (False: a container module, which is
+    #: never called, or a dropout module in eval mode, which models often skip). Only points
+    #: expected to fire are listed as never fired.
+    expected_to_fire: bool = True
 
     @property
     def never_fired(self) -> bool:
-        return self.fired == 0
+        return self.fired == 0 and self.expected_to_fire
 
 
 @dataclass(frozen=True)
@@ -132,7 +142,13 @@ class HookReport:
 
     @property
     def anomalies(self) -> list[str]:
+        """Points whose activation holds NaN."""
         return [p.name for p in self.points if p.stats is not None and p.stats.anomalous]
+
+    @property
+    def infinite(self) -> list[str]:
+        """Points holding infinities but no NaN (e.g. masked attention scores): not alarming."""
+        return [p.name for p in self.points if p.stats is not None and p.stats.infinite_only]
 
     def _repr_html_(self) -> str:
         """Jupyter's view: hookpoints-html's fragment when installed, else the text report."""
@@ -260,6 +276,8 @@ def build_report(
         )
     if isinstance(compare, tuple):
         compare = compare_caches(*compare, order=execution_order(compare[0], run))
+    quiet = getattr(model, "points_not_expected_to_fire", None)
+    not_expected = frozenset(quiet()) if callable(quiet) else frozenset()
     points = []
     for name, point in hook_dict.items():
         hooks = tuple(
@@ -283,6 +301,14 @@ def build_report(
         if stats is None and cache is not None and isinstance(cache.get(name), Tensor):
             stats = ActivationStats.of(cache[name])
         points.append(
-            PointReport(name, hooks, _describe_conversion(point.hook_conversion), stats, fired, seconds)
+            PointReport(
+                name,
+                hooks,
+                _describe_conversion(point.hook_conversion),
+                stats,
+                fired,
+                seconds,
+                expected_to_fire=name not in not_expected,
+            )
         )
     return HookReport(type(model).__name__, tuple(points), run is not None, cache is not None, compare)

@@ -107,7 +107,7 @@ def render_text(report: HookReport, width: int = 100) -> str:
                     format_number(s.mean),
                     format_number(s.std),
                     format_number(s.absmax),
-                    f"{s.nan}/{s.inf}" if s.anomalous else "-",
+                    f"{s.nan}/{s.inf}" if s.nan or s.inf else "-",
                 ]
                 if s is not None
                 else ["-"] * 5
@@ -139,7 +139,11 @@ def render_text(report: HookReport, width: int = 100) -> str:
     if report.recorded and report.never_fired:
         lines += _wrap_parts(report.never_fired, width, f"never fired ({len(report.never_fired)}): ")
     if report.anomalies:
-        lines += _wrap_parts(report.anomalies, width, f"NaN/Inf at ({len(report.anomalies)}): ")
+        lines += _wrap_parts(report.anomalies, width, f"NaN at ({len(report.anomalies)}): ")
+    if report.infinite:  # counted, not an alarm: masks hold -inf by design
+        lines += _wrap_parts(
+            report.infinite, width, f"infinities, no NaN (e.g. masks) at ({len(report.infinite)}): "
+        )
     if report.comparison is not None:
         lines += ["", *_comparison_lines(report.comparison, width)]
     return "\n".join(lines)
