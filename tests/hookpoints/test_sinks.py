@@ -166,3 +166,27 @@ def test_activation_cache_save_needs_the_plugin_or_roundtrips(tmp_path: object) 
     else:
         path = cache.save(tmp_path / "c.safetensors")  # type: ignore[operator]
         assert torch.equal(hookpoints.ActivationCache.load(path)["a"], torch.ones(2))
+
+
+@pytest.mark.parametrize("known_total", [True, False])
+def test_plain_progress_shows_count_rate_and_eta_when_the_total_is_known(
+    known_total: bool, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from hookpoints.capturing.loop import _plain_progress
+
+    items = list(_plain_progress(iter(range(3)), 3 if known_total else None))
+    assert items == [0, 1, 2]
+    err = capsys.readouterr().err
+    last = err.strip().split("\r")[-1]
+    assert "batch/s" in last
+    if known_total:
+        assert last.startswith("capturing 3/3") and "ETA 0:00:00" in last
+    else:
+        assert last.startswith("capturing 3 batches") and "ETA" not in last
+
+
+def test_progress_bar_runs_over_a_generator_with_and_without_total(gpt: TinyGPT, data: torch.Tensor) -> None:
+    # rich's bar where hookpoints-rich's session installs rich, the plain one in core's
+    for total in (None, 3):
+        result = capture(gpt, iter_batches(data, 4), NAMES[:1], "memory", progress=True, total=total)
+        assert result[NAMES[0]].shape[0] == len(data)

@@ -24,6 +24,10 @@ if TYPE_CHECKING:
 
 
 def _progress(batches: Iterable[Any], show: bool | None, total: int | None) -> Iterable[Any]:
+    """``batches``, showing a progress bar on stderr: count, rate and time left when ``total``
+    is known (given, or the input's ``len()``), count and rate otherwise. rich's when installed,
+    else one line redrawn in place.
+    """
     if show is None:
         show = sys.stderr.isatty()
     if not show:
@@ -31,11 +35,52 @@ def _progress(batches: Iterable[Any], show: bool | None, total: int | None) -> I
     if total is None and isinstance(batches, Sized):
         total = len(batches)
     try:
-        from rich.progress import track
+        from rich import progress as rp
     except ImportError:
-        return batches
-    tracked: Iterable[Any] = track(batches, description="capturing", total=total, transient=True)
-    return tracked
+        return _plain_progress(batches, total)
+    columns: list[Any] = [
+        rp.TextColumn("capturing"),
+        rp.BarColumn() if total else rp.SpinnerColumn(),
+        rp.MofNCompleteColumn() if total else rp.TextColumn("{task.completed} batches"),
+        rp.TextColumn("{task.fields[rate]}"),
+        rp.TimeRemainingColumn() if total else rp.TimeElapsedColumn(),
+    ]
+    return _rich_progress(batches, total, columns)
+
+
+def _rate(done: int, seconds: float) -> str:
+    return f"{done / seconds:.2f} batch/s" if seconds > 0 and done else "- batch/s"
+
+
+def _rich_progress(batches: Iterable[Any], total: int | None, columns: list[Any]) -> Iterator[Any]:
+    import time
+
+    from rich.progress import Progress
+
+    with Progress(*columns, transient=True) as bar:
+        task = bar.add_task("capturing", total=total, rate="- batch/s")
+        start = time.perf_counter()
+        for done, batch in enumerate(batches, 1):
+            yield batch
+            bar.update(task, completed=done, rate=_rate(done, time.perf_counter() - start))
+
+
+def _plain_progress(batches: Iterable[Any], total: int | None) -> Iterator[Any]:
+    """Without rich: ``capturing 12/100  3.40 batch/s  ETA 0:00:26`` redrawn on stderr."""
+    import time
+
+    start = time.perf_counter()
+    for done, batch in enumerate(batches, 1):
+        yield batch
+        seconds = time.perf_counter() - start
+        line = f"capturing {done}/{total}" if total else f"capturing {done} batches"
+        line += f"  {_rate(done, seconds)}"
+        if total and seconds > 0:
+            left = int((total - done) * seconds / done)
+            line += f"  ETA {left // 3600}:{left // 60 % 60:02d}:{left % 60:02d}"
+        sys.stderr.write("\r" + line)
+        sys.stderr.flush()
+    sys.stderr.write("\n")
 
 
 def _call(model: Any, batch: Any) -> Any:
