@@ -186,8 +186,8 @@ def docs(session: nox.Session) -> None:
     installed here. The report picture in docs/reports.md is generated here (never committed).
     """
     session.install(
-        *CONSTRAINTS, "torch==2.13.0", "mkdocs-material", "mkdocstrings[python]", "mkdocs-jupyter", *TEST_TOOLS,
-        "transformers", f"transformer-lens=={TL_VERSION}",
+        *CONSTRAINTS, "torch==2.13.0", "mkdocs-material", "mkdocstrings[python]", "mkdocs-jupyter",
+        *TEST_TOOLS, "transformers", f"transformer-lens=={TL_VERSION}",
     )  # fmt: skip
     session.install(*CONSTRAINTS, *(arg for p in DISTRIBUTIONS.values() for arg in ("-e", p)))
     session.run("pytest", "tests/docs", "-p", "no:cacheprovider", env={"HOOKPOINTS_STRICT_PLUGINS": "1"})
