@@ -229,7 +229,7 @@ def test_capture_of_a_plain_module_says_to_attach_it() -> None:
     lin = nn.Linear(4, 4)
     with pytest.raises(
         TypeError,
-        match=r"capture\(\) needs a model with hook points; Linear has none: wrap it with hookpoints.attach",
+        match=r"capture\(\) needs a hookpoints model \(a HookedRootModule\); Linear has no hook points: wrap",
     ):
         hookpoints.capture(lin, [torch.zeros(1, 4)])  # type: ignore[arg-type]
     assert not lin._forward_hooks and not lin._forward_pre_hooks
@@ -322,3 +322,22 @@ def test_a_conversion_that_raises_names_the_point_forward_and_backward() -> None
     with pytest.raises(ValueError, match="cannot view this") as info:
         out.sum().backward()
     assert any("gradient at hook point 'blocks.0.hook_q'" in note for note in info.value.__notes__)
+
+
+def test_capture_and_record_refuse_another_librarys_root() -> None:
+    class OtherRoot(nn.Module):  # TransformerBridge's shape: hook_dict and hooks(), other semantics
+        def __init__(self) -> None:
+            super().__init__()
+            self.hook_dict: dict[str, nn.Module] = {"a.hook_in": nn.Identity()}
+
+        def hooks(self, fwd_hooks: object = ()) -> None:
+            raise AssertionError("must not be called")
+
+    other = OtherRoot()
+    expected = (
+        r"needs a hookpoints model \(a HookedRootModule\); OtherRoot has hook points of another library"
+    )
+    with pytest.raises(TypeError, match="capture\\(\\) " + expected):
+        hookpoints.capture(other, [torch.zeros(1)], ["a.hook_in"])  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="record\\(\\) " + expected), hookpoints.record(other):  # type: ignore[arg-type]
+        pass

@@ -119,11 +119,9 @@ def capture(
     generator) are a ``ValueError``, not an empty result; a model without hook points is a
     ``TypeError`` saying to ``attach()`` it.
     """
-    if not (callable(getattr(model, "hooks", None)) and isinstance(getattr(model, "hook_dict", None), dict)):
-        raise TypeError(
-            f"capture() needs a model with hook points; {type(model).__name__} has none: "
-            "wrap it with hookpoints.attach(model) (any nn.Module) and capture the attached model"
-        )
+    from ..core.root import require_hooked_root
+
+    require_hooked_root(model, "capture()")
     if isinstance(batches, Sized) and len(batches) == 0:
         raise ValueError(_NO_BATCHES.format(what=f"an empty {type(batches).__name__}"))
     target_points = (lambda name: True) if names_filter is None else names_filter

@@ -674,3 +674,20 @@ def _make_save_hook(
         cache[hook.name + suffix] = value
 
     return save_general
+
+
+def require_hooked_root(model: Any, what: str) -> None:
+    """``what`` (``"capture()"``, ``"record()"``) runs only on hookpoints roots: refuse others first.
+
+    Another library's root with ``hook_dict`` and ``hooks()`` (TransformerLens's
+    TransformerBridge, or TransformerLens without hookpoints' shim) has other semantics for
+    both, and would fail later inside that library with an unrelated error.
+    """
+    if isinstance(model, HookedRootModule):
+        return
+    has_points = isinstance(getattr(model, "hook_dict", None), dict)
+    kind = "has hook points of another library" if has_points else "has no hook points"
+    raise TypeError(
+        f"{what} needs a hookpoints model (a HookedRootModule); {type(model).__name__} {kind}: "
+        "wrap the underlying nn.Module with hookpoints.attach(model) and pass the attached model"
+    )

@@ -57,6 +57,9 @@ def record(
     Hooks added to a point after the block starts run after the recorder's closing hook and
     are not timed. ``stats=False`` records only fired counts and hook time.
     """
+    from ..core.root import require_hooked_root
+
+    require_hooked_root(model, "record()")
     selector = normalize_names_filter(names_filter)
     hook_dict = model.hook_dict
     if selector.names is not None:
