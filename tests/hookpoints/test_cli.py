@@ -170,18 +170,14 @@ def test_too_narrow_width() -> None:
     one_line_error(cli("report", "hookpoints.testing:Arith", "--width", "5"), "--width must be at least 20")
 
 
-def test_piped_width_follows_columns_and_defaults_to_120() -> None:
+def test_piped_width_follows_columns_and_defaults_to_120(monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+
     from hookpoints.cli import output_width
 
-    # pytest's stdout is not a terminal: COLUMNS, else 120
-    assert not sys.stdout.isatty()
-    saved = os.environ.pop("COLUMNS", None)
-    try:
-        assert output_width(None) == 120
-        os.environ["COLUMNS"] = "90"
-        assert output_width(None) == 90
-        assert output_width(70) == 70
-    finally:
-        os.environ.pop("COLUMNS", None)
-        if saved is not None:
-            os.environ["COLUMNS"] = saved
+    monkeypatch.setattr(sys, "stdout", io.StringIO())  # a pipe, even under pytest -s in a terminal
+    monkeypatch.delenv("COLUMNS", raising=False)
+    assert output_width(None) == 120
+    monkeypatch.setenv("COLUMNS", "90")
+    assert output_width(None) == 90
+    assert output_width(70) == 70
